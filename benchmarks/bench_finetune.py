@@ -4,11 +4,11 @@ For each model, two rows measured in the same process, same shape / precision / 
 
 * ``model alone`` — synthetic uint8 tensors already on the device: the ceiling (timm's benchmark.py idea);
 * ``pipeline``    — the suite's own code on JPEG images decoded by DataLoader workers: training through
-  ``fixtures.finetune.train`` (micro-batching, clipping, fused SGD, checkpointing off), evaluation through
-  ``fixtures.evaluate.run_inference``. The gap to the ceiling is what the data pipeline costs.
+  ``measure.train.finetune.train`` (micro-batching, clipping, fused SGD, checkpointing off), evaluation through
+  ``measure.run.inference.run_inference``. The gap to the ceiling is what the data pipeline costs.
 
 MFU = FLOPs actually needed ÷ time ÷ the GPU's peak dense bf16 FLOP/s. Forward FLOPs are counted by
-``fixtures.flops.forward_flops`` (torch FlopCounterMode on the meta device, multiply-add = 2); a training
+``measure.studies.flops.forward_flops`` (torch FlopCounterMode on the meta device, multiply-add = 2); a training
 step is counted as 3 × forward (backward ≈ 2 × forward).
 
     python benchmarks/bench_finetune.py                                   # ViT-B/16 and ViT-L/16 at 384, bf16
@@ -38,11 +38,11 @@ from torch.utils.data import Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fixtures import finetune as ft
-from fixtures.cache import ChunkCache
-from fixtures.evaluate import logits_outputs, run_inference
-from fixtures.flops import forward_flops
-from fixtures.recipe import paper_recipe
+from measure.run.cache import ChunkCache
+from measure.run.inference import logits_outputs, run_inference
+from measure.studies.flops import forward_flops
+from measure.train import finetune as ft
+from measure.train.recipe import paper_recipe
 
 # Dense (no sparsity) bf16 tensor-core peaks from the vendors' datasheets, matched on torch's device name.
 PEAK_BF16_FLOPS = (
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.workers = min(args.workers, 0)
     if args.images is None:
         args.images = 1024 if device.type == "cuda" else 4 * args.batch
-    # The suite autocasts to bf16 on CUDA only (fixtures.evaluate.precision); CPUs without bf16 units
+    # The suite autocasts to bf16 on CUDA only (measure.run.inference.precision); CPUs without bf16 units
     # would measure a slow emulation, so a CPU smoke run measures float32 in both rows.
     bf16 = args.precision == "bf16" and device.type == "cuda"
     args.precision = "bf16" if bf16 else "fp32"

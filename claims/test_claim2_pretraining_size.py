@@ -19,7 +19,7 @@ import pytest
 
 import paper
 from fixtures.tier_fixtures import Model
-from fixtures.tiers import FINETUNE_DATASETS, PROBE_DATASETS, PROBE_METHODS, accuracy_measurement
+from measure.tiers.runner import FINETUNE_DATASETS, PROBE_DATASETS, PROBE_METHODS, accuracy_measurement
 
 pytestmark = pytest.mark.claim("claim2-pretraining-size")
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import pytest
 
 from fixtures.tier_fixtures import Model
-from fixtures.tiers import FINETUNE_DATASETS, PROBE_DATASETS, PROBE_METHODS
+from measure.tiers.runner import FINETUNE_DATASETS, PROBE_DATASETS, PROBE_METHODS
 
 pytestmark = pytest.mark.claim("claim3-hybrids")
 

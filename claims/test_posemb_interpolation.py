@@ -3,8 +3,8 @@
 A ViT-B/16 with fixed-seed random weights and a smooth position-embedding field is "pre-trained" at the
 paper's pre-training resolution (Appendix B.1: 224), saved as safetensors, and moved to the paper's
 fine-tuning resolution (Appendix B.1.1: 384) by both resamplers the suite uses: timm's load path (eval
-tier: bicubic, half-pixel centres) and ``fixtures.finetune.resample_position_embeddings`` (fine-tuning
-tier: vit_jax's bilinear with corners aligned). See ``fixtures/posemb.py`` for what is measured. For each
+tier: bicubic, half-pixel centres) and ``measure.train.finetune.resample_position_embeddings`` (fine-tuning
+tier: vit_jax's bilinear with corners aligned). See ``measure/studies/posemb.py`` for what is measured. For each
 path:
 
 * ``cls-token-unchanged`` — the class token has no location, so nothing may move it (fails if a load
@@ -24,7 +24,7 @@ from __future__ import annotations
 import pytest
 
 import paper
-from fixtures.posemb import PATHS, ResolutionTransfer, linear_interpolation_rms_error, transfer_resolution
+from measure.studies.posemb import PATHS, ResolutionTransfer, linear_interpolation_rms_error, transfer_resolution
 from pytest_claims import Measurement
 
 pytestmark = pytest.mark.claim("posemb-interpolation")

@@ -24,7 +24,7 @@ Trained long enough (the ViT must lose for lack of data, not of steps): a precon
 computed from the runs it judges. Each run records its full-training-set loss and accuracy at ½, ¾ and
 all of its steps; if any of them ends below ``MIN_TRAIN_ACCURACY`` training accuracy the check is not
 judged (not run, with the runs named). Whether a longer budget changes the conclusion can be studied by
-training the whole study at twice the steps and comparing: ``python -m fixtures.small_data --step-scale 2``
+training the whole study at twice the steps and comparing: ``python -m measure.studies.small_data --step-scale 2``
 (prints per-size accuracies and training fit; not part of the suite's verdicts).
 """
 
@@ -35,8 +35,8 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from fixtures import tiny_models
-from fixtures.small_data import STUDY, SmallDataStudy
+from measure.models import tiny as tiny_models
+from measure.studies.small_data import STUDY, SmallDataStudy
 
 pytestmark = pytest.mark.claim("small-data-inductive-bias")
 
@@ -47,7 +47,7 @@ LABELS = {CNN: "ResNet-style CNN", VIT: "ViT (patch 2)"}
 # is not judged (10 classes, training sets of 50–1297 images: a converged run fits all of them).
 MIN_TRAIN_ACCURACY = 0.99
 CONVERGENCE_NEED = ("small-data runs that reach ≥ 99 % training accuracy: raise Recipe.steps_per_sqrt_image "
-                    "in fixtures/small_data.py")
+                    "in measure/studies/small_data.py")
 
 
 def _per_model(study: SmallDataStudy, size: int) -> dict:

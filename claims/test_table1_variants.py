@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 import paper
-from fixtures.architectures import spec, table1_facts
+from measure.models.architectures import spec, table1_facts
 from pytest_claims import Measurement
 
 pytestmark = pytest.mark.claim("table1-variants")

@@ -1,7 +1,7 @@
 """Table 6 pre-training compute, and §4.4's "ViT uses approximately 2 − 4× less compute".
 
 ``table6-compute``: for every Table 6 row, forward FLOPs per image of the model built by timm (meta
-device, 224 px, head excluded; see ``fixtures/flops.py`` for the counting convention) are turned into
+device, 224 px, head excluded; see ``measure/studies/flops.py`` for the counting convention) are turned into
 pre-training exaFLOPs = FLOPs/image × 3 (forward + backward) × epochs × |JFT-300M|, with the
 epochs, the dataset size and the resolution read from the paper, and compared with the printed
 exaFLOPs. Only the compute is measured; the JFT-300M accuracies of Table 6 are untestable checks
@@ -23,8 +23,8 @@ import re
 import pytest
 
 import paper
-from fixtures.architectures import spec
-from fixtures.flops import (
+from measure.models.architectures import spec
+from measure.studies.flops import (
     FLOPS_PER_MULTIPLY_ADD,
     FORWARD_BACKWARD_FACTOR,
     FlopCount,
@@ -83,7 +83,7 @@ def measured_exaflops(model: str, table6_row: str) -> tuple[float, dict, FlopCou
 @pytest.mark.claim("table6-compute")
 @pytest.mark.parametrize("printed", _exaflops_rows())
 def test_table6_exaflops(claim_check, printed: paper.PaperNumber) -> None:
-    # A Table 6 model without a builder is a defect of fixtures/architectures.py: spec() raises and the check errors.
+    # A Table 6 model without a builder is a defect of measure/models/architectures.py: spec() raises and the check errors.
     exa, inputs, count = measured_exaflops(printed.model, printed.row)
     method = (f"{spec(printed.model).built_as}; {count.describe()}; × {FORWARD_BACKWARD_FACTOR} (forward + backward) "
               f"× {inputs['epochs']:g} epochs × {inputs['images']:.3g} JFT-300M images (Section 4.1) / 1e18")

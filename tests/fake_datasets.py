@@ -28,7 +28,7 @@ from PIL import Image
 from torchvision import datasets as tvd
 from torchvision.datasets.utils import calculate_md5
 
-from fixtures.datasets import IMAGENET_WNIDS
+from measure.data.datasets import IMAGENET_WNIDS
 
 CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 

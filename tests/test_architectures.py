@@ -7,7 +7,7 @@ import timm
 import torch
 from torch import nn
 
-from fixtures.architectures import ARCHITECTURES, build, count_params, spec, table1_facts
+from measure.models.architectures import ARCHITECTURES, build, count_params, spec, table1_facts
 
 
 def _shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:
@@ -49,7 +49,7 @@ def _rebuilt_by_hand(name: str) -> nn.Module:
     assert s.timm_name is not None, f"{name} is already built by hand"
     hand = s.__class__(**{**s.__dict__, "timm_name": None})
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("fixtures.architectures.ARCHITECTURES", dict(ARCHITECTURES, __probe__=hand))
+        mp.setattr("measure.models.architectures.ARCHITECTURES", dict(ARCHITECTURES, __probe__=hand))
         return build("__probe__")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fixtures.cache import ChunkCache, stable_hash
+from measure.run.cache import ChunkCache, stable_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = {"checkpoint": {"hub_id": "timm/vit_tiny.test", "revision": "abc123"}, "dataset": "cifar10",
@@ -74,7 +74,7 @@ def test_sigkilled_process_resumes_where_it_stopped(tmp_path):
     script = textwrap.dedent(f"""
         import os, signal, sys, numpy as np
         sys.path.insert(0, {str(ROOT)!r})
-        from fixtures.cache import ChunkCache
+        from measure.run.cache import ChunkCache
         def chunk(i):
             if i == 2:
                 os.kill(os.getpid(), signal.SIGKILL)
@@ -102,7 +102,7 @@ def test_corrupt_chunk_is_detected_deleted_and_recomputed(tmp_path, caplog):
     data[len(data) // 2] ^= 0xFF  # flip one byte in the middle of the array data
     chunk.write_bytes(bytes(data))
     again = Counting()
-    with caplog.at_level(logging.WARNING, logger="fixtures.cache"):
+    with caplog.at_level(logging.WARNING, logger="measure.run.cache"):
         result = cache.get_or_compute(KEY, N_CHUNKS, again)
     assert again.calls == [1] and result.recovered_chunks == (1,)
     assert "corrupt" in caplog.text and "chunk-00001.npz" in caplog.text
@@ -115,7 +115,7 @@ def test_unreadable_manifest_recomputes_the_whole_entry(tmp_path, caplog):
     cache.get_or_compute(KEY, N_CHUNKS, Counting())
     (result_dir(tmp_path) / "manifest.json").write_text("{ truncated")
     again = Counting()
-    with caplog.at_level(logging.WARNING, logger="fixtures.cache"):
+    with caplog.at_level(logging.WARNING, logger="measure.run.cache"):
         cache.get_or_compute(KEY, N_CHUNKS, again)
     assert again.calls == [0, 1, 2, 3, 4] and "unreadable manifest" in caplog.text
 
@@ -139,7 +139,7 @@ def test_two_processes_racing_on_one_key_compute_each_chunk_once(tmp_path):
     script = textwrap.dedent(f"""
         import os, sys, time, numpy as np
         sys.path.insert(0, {str(ROOT)!r})
-        from fixtures.cache import ChunkCache
+        from measure.run.cache import ChunkCache
         def chunk(i):
             with open({str(log_file)!r}, "a") as f:
                 f.write(f"{{os.getpid()}} {{i}}\\n")

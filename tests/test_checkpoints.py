@@ -21,7 +21,8 @@ import timm.models
 import torch
 
 from fixtures.checkpoint_fixtures import CheckpointLoader, parse_checkpoint_overrides
-from fixtures.checkpoints import (
+from measure.errors import Missing
+from measure.models.checkpoints import (
     PRETRAININGS,
     CheckpointSpec,
     HubAccess,
@@ -32,7 +33,6 @@ from fixtures.checkpoints import (
     pinned_version,
     registry,
 )
-from fixtures.resources import Missing
 from tests.fake_checkpoints import (
     ConnectionCounter,
     FakeHub,

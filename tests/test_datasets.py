@@ -14,9 +14,9 @@ from torch.utils.data import Subset
 from torchvision import datasets as tvd
 from torchvision import transforms as T
 
-from fixtures import recipe
 from fixtures.dataset_fixtures import DatasetOpener
-from fixtures.datasets import (
+from fixtures.options import SuiteOptions
+from measure.data.datasets import (
     DATASETS,
     IMAGENET_WNIDS,
     REAL_SCORED_IMAGES,
@@ -30,8 +30,8 @@ from fixtures.datasets import (
     real_correct,
     real_labels,
 )
-from fixtures.options import SuiteOptions
-from fixtures.resources import Missing
+from measure.errors import Missing
+from measure.train import recipe
 from tests.fake_datasets import (
     FakeDataset,
     accept_fake_checksums,

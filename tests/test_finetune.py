@@ -20,17 +20,17 @@ from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 from torch.utils.data import Dataset, Subset
 
-from fixtures import datasets as ds_mod
-from fixtures import evaluate
-from fixtures import finetune as ft
-from fixtures.cache import ChunkCache
 from fixtures.checkpoint_fixtures import CheckpointLoader
-from fixtures.checkpoints import CheckpointSpec, HubAccess
 from fixtures.dataset_fixtures import DatasetOpener
-from fixtures.datasets import held_out_split
 from fixtures.options import SuiteOptions
-from fixtures.recipe import FinetuneRecipe, paper_recipe
-from fixtures.tiers import TierRunner
+from measure.data import datasets as ds_mod
+from measure.data.datasets import held_out_split
+from measure.models.checkpoints import CheckpointSpec, HubAccess
+from measure.run import inference as evaluate
+from measure.run.cache import ChunkCache
+from measure.tiers.runner import TierRunner
+from measure.train import finetune as ft
+from measure.train.recipe import FinetuneRecipe, paper_recipe
 from tests.fake_checkpoints import timm_hub_files, write_hf_cache_repo
 from tests.fake_datasets import accept_fake_checksums, write_cifar
 

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from fixtures.flops import (
+from measure.studies.flops import (
     FLOPS_PER_MULTIPLY_ADD,
     compute_at_matched_accuracy,
     forward_flops,

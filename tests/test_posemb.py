@@ -12,8 +12,7 @@ import torch
 import torch.nn.functional as F
 from timm.layers import resample_abs_pos_embed
 
-from fixtures.finetune import resample_position_embeddings
-from fixtures.posemb import (
+from measure.studies.posemb import (
     PATHS,
     LowFrequencyField,
     linear_interpolation_rms_error,
@@ -21,6 +20,7 @@ from fixtures.posemb import (
     sample_positions,
     transfer_resolution,
 )
+from measure.train.finetune import resample_position_embeddings
 
 OLD, NEW, DIM = 14, 24, 768
 
@@ -50,7 +50,7 @@ def _timm_load(old: torch.Tensor) -> torch.Tensor:
 
 
 class _GridOnly(torch.nn.Module):
-    """Just what fixtures.finetune.resample_position_embeddings touches: pos_embed + patch_embed."""
+    """Just what measure.train.finetune.resample_position_embeddings touches: pos_embed + patch_embed."""
 
     def __init__(self, old: torch.Tensor) -> None:
         super().__init__()

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures import small_data, tiny_models
-from fixtures.small_data import Recipe, RunSpec, SmallDataStudy, StudyDesign
+from measure.models import tiny as tiny_models
+from measure.studies import small_data
+from measure.studies.small_data import Recipe, RunSpec, SmallDataStudy, StudyDesign
 
 # A few steps only: enough to learn something, cheap enough for the project's own tests.
 QUICK = Recipe(steps_per_sqrt_image=10.0)   # 100 steps at n=100

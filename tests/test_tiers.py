@@ -14,16 +14,19 @@ import timm
 import torch
 from torch.utils.data import TensorDataset
 
-from fixtures import datasets as ds_mod
-from fixtures import evaluate, probe, representations, tiers
-from fixtures.cache import ChunkCache
 from fixtures.checkpoint_fixtures import CheckpointLoader
-from fixtures.checkpoints import CheckpointSpec, HubAccess
 from fixtures.dataset_fixtures import DatasetOpener
-from fixtures.datasets import IMAGENET_WNIDS
 from fixtures.options import SuiteOptions
-from fixtures.resources import Missing
 from fixtures.tier_fixtures import Evidence, Model
+from measure import readout as probe
+from measure.data import datasets as ds_mod
+from measure.data.datasets import IMAGENET_WNIDS
+from measure.errors import Missing
+from measure.models import representations
+from measure.models.checkpoints import CheckpointSpec, HubAccess
+from measure.run import inference as evaluate
+from measure.run.cache import ChunkCache
+from measure.tiers import runner as tiers
 from tests.fake_checkpoints import folder_files, timm_hub_files, write_hf_cache_repo
 from tests.fake_datasets import accept_fake_checksums, write_cifar, write_imagenet_val, write_real_labels
 
@@ -424,7 +427,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.checkpoints import CheckpointSpec, HubAccess
+from measure.models.checkpoints import CheckpointSpec, HubAccess
 from fixtures.tier_fixtures import Evidence
 
 pytest_plugins = PROJECT_PLUGINS
@@ -742,7 +745,7 @@ class FakeRunner:
 
 
 def test_measure_turns_unreleased_into_untestable_and_refuses_to_pair_different_examples():
-    from fixtures.checkpoints import Unreleased
+    from measure.models.checkpoints import Unreleased
 
     spec = tiny_spec("ok", "x", "ViT-L/16", "imagenet")
     check = FakeCheck()
