@@ -21,18 +21,11 @@ import timm.models
 import torch
 
 from fixtures.checkpoint_fixtures import CheckpointLoader, parse_checkpoint_overrides
-from measure.errors import Missing
-from measure.models.checkpoints import (
-    PRETRAININGS,
-    CheckpointSpec,
-    HubAccess,
-    Unreleased,
-    by_key,
-    find,
-    load_model,
-    pinned_version,
-    registry,
-)
+from measure.errors import Missing, Unreleased
+from measure.models.hub import HubAccess
+from measure.models.loaders import load_model
+from measure.models.pins import pinned_version
+from measure.models.registry import PRETRAININGS, CheckpointSpec, by_key, find, registry
 from tests.fake_checkpoints import (
     ConnectionCounter,
     FakeHub,
@@ -109,7 +102,7 @@ def test_every_paper_model_and_pretraining_has_a_row() -> None:
     models -= {"ViT-Base", "ViT-Large", "ViT-Huge", "EfficientNet-L2"}  # Table 1 names; Noisy Student
     assert {s.paper_model for s in SPECS.values()} <= models | {"EfficientNet-L2"}
     for model in sorted(models):
-        for pretraining in PRETRAININGS:
+        for pretraining in sorted(PRETRAININGS):
             assert find(model, pretraining).paper_model == model
 
 
@@ -176,13 +169,24 @@ def test_find_picks_the_timm_row_and_the_papers_fine_tune_resolution() -> None:
     assert find("ViT-L/16", "jft300m").provenance == "unreleased"
 
 
+def test_never_released_fine_tune_is_a_row_that_says_why() -> None:
+    # Table 5 lists ViT-H/14 (ImageNet-21k) fine-tuned at 384 px on ImageNet; nothing of it is public.
+    spec = find("ViT-H/14", "imagenet21k", "imagenet")
+    assert spec == find("ViT-H/14", "imagenet21k", "imagenet", resolution=384) == by_key("vit_h14-i21k-ft_in1k-384")
+    assert (spec.provenance, spec.released, spec.resolution) == ("unreleased", False, 384)
+    assert "no ImageNet fine-tune of the authors' ImageNet-21k ViT-H/14 is public" in spec.note
+    with pytest.raises(Unreleased, match="ViT-H/14 is public"):
+        load_model(spec, None)
+
+
 def test_find_and_by_key_name_close_matches() -> None:
     with pytest.raises(LookupError, match=re.escape("unknown pretraining; close matches: ['imagenet21k'")):
         find("ViT-L/16", "imagenet-21k")
     with pytest.raises(LookupError, match=re.escape("unknown model; close matches: ['ViT-L/16'")):
         find("ViT-L16", "imagenet21k")
-    with pytest.raises(LookupError, match=re.escape("vit_h14-i21k (imagenet21k, -, 224, timm)")):
-        find("ViT-H/14", "imagenet21k", "imagenet")  # no public fine-tune: the message lists what exists
+    with pytest.raises(LookupError, match=re.escape("vit_h14-i21k (imagenet21k, -, 224, timm)")) as info:
+        find("ViT-H/14", "imagenet21k", "imagenet", resolution=224)  # no such row: the message lists what exists
+    assert "vit_h14-i21k-ft_in1k-384 (imagenet21k, imagenet, 384, unreleased)" in str(info.value)
     with pytest.raises(LookupError, match="vit_l16-i21k"):
         by_key("vit_l16_i21k")
 
