@@ -4,7 +4,7 @@ For each model, two rows measured in the same process, same shape / precision / 
 
 * ``model alone`` — synthetic uint8 tensors already on the device: the ceiling (timm's benchmark.py idea);
 * ``pipeline``    — the suite's own code on JPEG images decoded by DataLoader workers: training through
-  ``measure.train.finetune.train`` (micro-batching, clipping, fused SGD, checkpointing off), evaluation through
+  ``measure.train.loop.train`` (micro-batching, clipping, fused SGD, checkpointing off), evaluation through
   ``measure.run.inference.run_inference``. The gap to the ceiling is what the data pipeline costs.
 
 MFU = FLOPs actually needed ÷ time ÷ the GPU's peak dense bf16 FLOP/s. Forward FLOPs are counted by
@@ -41,8 +41,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from measure.run.cache import ChunkCache
 from measure.run.inference import logits_outputs, run_inference
 from measure.studies.flops import forward_flops
-from measure.train import finetune as ft
+from measure.train.loop import accumulate_gradients, clip_gradients, make_optimizer, train
 from measure.train.recipe import paper_recipe
+from measure.train.settings import Runtime
+from measure.train.stream import eval_transform, train_transform
+from measure.train.surgery import prepare_model, with_normalization
 
 # Dense (no sparsity) bf16 tensor-core peaks from the vendors' datasheets, matched on torch's device name.
 PEAK_BF16_FLOPS = (
@@ -113,8 +116,8 @@ def _peak(device: torch.device) -> int | None:
 
 def _build(args: argparse.Namespace, model_name: str, device: torch.device) -> torch.nn.Sequential:
     model = timm.create_model(model_name, pretrained=False, num_classes=0, img_size=args.img_size)
-    model = ft.prepare_model(model, args.num_classes, args.img_size)
-    return ft.with_normalization(model, {"mean": (0.5,) * 3, "std": (0.5,) * 3}).to(device)
+    model = prepare_model(model, args.num_classes, args.img_size)
+    return with_normalization(model, {"mean": (0.5,) * 3, "std": (0.5,) * 3}).to(device)
 
 
 def bench_model_alone(args: argparse.Namespace, model_name: str, device: torch.device, bf16: bool) -> dict[str, Any]:
@@ -136,7 +139,7 @@ def bench_model_alone(args: argparse.Namespace, model_name: str, device: torch.d
 
     net.train()
     recipe = paper_recipe("cifar100").scaled(batch=args.batch, resolution=args.img_size)
-    optimizer = ft.make_optimizer(net, recipe, 0.01, device)
+    optimizer = make_optimizer(net, recipe, 0.01, device)
     micro = args.micro_batch or args.batch
     _reset_peak(device)
     for i in range(args.warmup + args.steps):
@@ -144,8 +147,8 @@ def bench_model_alone(args: argparse.Namespace, model_name: str, device: torch.d
             _sync(device)
             start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        ft.accumulate_gradients(forward, x, y, batch_size=args.batch, micro_batch=micro, autocast=bf16)
-        ft.clip_gradients(net, recipe.grad_clip_norm)
+        accumulate_gradients(forward, x, y, batch_size=args.batch, micro_batch=micro, autocast=bf16)
+        clip_gradients(net, recipe.grad_clip_norm)
         optimizer.step()
     _sync(device)
     train_s, train_peak = time.perf_counter() - start, _peak(device)
@@ -158,19 +161,19 @@ def bench_pipeline(args: argparse.Namespace, model_name: str, device: torch.devi
     recipe = dataclasses.replace(paper_recipe("cifar100").scaled(steps=args.warmup + args.steps, batch=args.batch,
                                                                  resolution=args.img_size), warmup_steps=1)
     n_images = max(2 * args.batch, args.images)
-    train_data = SyntheticJpegs(n_images, args.num_classes, transform=ft.train_transform(recipe))
-    eval_data = SyntheticJpegs(n_images, args.num_classes, transform=ft.eval_transform(recipe))
+    train_data = SyntheticJpegs(n_images, args.num_classes, transform=train_transform(recipe))
+    eval_data = SyntheticJpegs(n_images, args.num_classes, transform=eval_transform(recipe))
     stamps: dict[int, float] = {}
 
     def stamp(step: int) -> None:
         _sync(device)
         stamps[step] = time.perf_counter()
 
-    runtime = ft.Runtime(device=device, num_workers=args.workers, micro_batch=args.micro_batch, compile=args.compile,
+    runtime = Runtime(device=device, num_workers=args.workers, micro_batch=args.micro_batch, compile=args.compile,
                          bf16=bf16, checkpoint_every=10**9, progress=False, on_step=stamp)
     net = _build(args, model_name, device)
     _reset_peak(device)
-    stats = ft.train(net, train_data, recipe, base_lr=0.01, seed=0, runtime=runtime, state_path=None)
+    stats = train(net, train_data, recipe, base_lr=0.01, seed=0, runtime=runtime, state_path=None)
     first, last = args.warmup, args.warmup + args.steps
     train_ips = args.batch * args.steps / (stamps[last] - stamps[first]) if args.warmup else stats.images_per_s
 
@@ -209,7 +212,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.workers = min(args.workers, 0)
     if args.images is None:
         args.images = 1024 if device.type == "cuda" else 4 * args.batch
-    # The suite autocasts to bf16 on CUDA only (measure.run.inference.precision); CPUs without bf16 units
+    # The suite autocasts to bf16 on CUDA only (measure.run.device.uses_bf16); CPUs without bf16 units
     # would measure a slow emulation, so a CPU smoke run measures float32 in both rows.
     bf16 = args.precision == "bf16" and device.type == "cuda"
     args.precision = "bf16" if bf16 else "fp32"

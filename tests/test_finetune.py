@@ -25,12 +25,18 @@ from fixtures.dataset_fixtures import DatasetOpener
 from fixtures.options import SuiteOptions
 from measure.data import datasets as ds_mod
 from measure.data.datasets import held_out_split
-from measure.models.checkpoints import CheckpointSpec, HubAccess
+from measure.models.hub import HubAccess
+from measure.models.registry import CheckpointSpec
 from measure.run import inference as evaluate
 from measure.run.cache import ChunkCache
 from measure.tiers.runner import TierRunner
-from measure.train import finetune as ft
+from measure.train import protocol
+from measure.train.loop import TrainStats, accumulate_gradients, clip_gradients, make_optimizer, make_scheduler, train
+from measure.train.protocol import FinetuneRun, finetune, select_lr
 from measure.train.recipe import FinetuneRecipe, paper_recipe
+from measure.train.settings import FinetuneSettings, Runtime
+from measure.train.stream import train_transform
+from measure.train.surgery import prepare_model, with_normalization
 from tests.fake_checkpoints import timm_hub_files, write_hf_cache_repo
 from tests.fake_datasets import accept_fake_checksums, write_cifar
 
@@ -67,7 +73,7 @@ def tiny_recipe(steps: int = 6, batch: int = 8, **changes) -> FinetuneRecipe:
     return dataclasses.replace(base, **changes)
 
 
-CPU = ft.Runtime(device=torch.device("cpu"), num_workers=0, progress=False, eval_batch_size=16)
+CPU = Runtime(device=torch.device("cpu"), num_workers=0, progress=False, eval_batch_size=16)
 
 
 # -- the recipe as data ----------------------------------------------------------------------------
@@ -122,8 +128,8 @@ def test_schedule_is_linear_warmup_from_zero_then_cosine_to_zero():
 def test_torch_scheduler_applies_the_recipe_lr_at_every_update():
     recipe = tiny_recipe(steps=20, warmup_steps=4)
     param = nn.Parameter(torch.zeros(1))
-    optimizer = ft.make_optimizer(nn.ParameterList([param]), recipe, 0.03, torch.device("cpu"))
-    scheduler = ft.make_scheduler(optimizer, recipe)
+    optimizer = make_optimizer(nn.ParameterList([param]), recipe, 0.03, torch.device("cpu"))
+    scheduler = make_scheduler(optimizer, recipe)
     used = []
     for _ in range(recipe.steps):
         used.append(optimizer.param_groups[0]["lr"])
@@ -139,7 +145,7 @@ def test_clipping_scales_a_norm_10_gradient_to_global_norm_1():
     model = nn.ParameterList([a, b])
     a.grad = torch.tensor([6.0, 0.0, 0.0])
     b.grad = torch.tensor([0.0, 8.0, 0.0, 0.0])             # global norm sqrt(36 + 64) = 10
-    assert ft.clip_gradients(model, 1.0) == pytest.approx(10.0)
+    assert clip_gradients(model, 1.0) == pytest.approx(10.0)
     total = torch.sqrt(a.grad.square().sum() + b.grad.square().sum())
     assert total <= 1.0 + 1e-6 and total == pytest.approx(1.0, rel=1e-5)
     assert a.grad.tolist() == pytest.approx([0.6, 0, 0]) and b.grad.tolist() == pytest.approx([0, 0.8, 0, 0])
@@ -148,7 +154,7 @@ def test_clipping_scales_a_norm_10_gradient_to_global_norm_1():
 def test_clipping_leaves_a_small_gradient_alone():
     a = nn.Parameter(torch.zeros(2))
     a.grad = torch.tensor([0.3, 0.4])
-    ft.clip_gradients(nn.ParameterList([a]), 1.0)
+    clip_gradients(nn.ParameterList([a]), 1.0)
     assert a.grad.tolist() == pytest.approx([0.3, 0.4])
 
 
@@ -156,7 +162,7 @@ def test_clipping_leaves_a_small_gradient_alone():
 def test_new_head_is_zero_initialised_and_logits_start_at_zero():
     model = tiny_vit(num_classes=21)                       # a pre-training head with random weights
     assert model.head.weight.abs().sum() > 0
-    ft.prepare_model(model, num_classes=5, resolution=32)
+    prepare_model(model, num_classes=5, resolution=32)
     assert model.head.weight.shape == (5, 32)
     assert torch.count_nonzero(model.head.weight) == 0 and torch.count_nonzero(model.head.bias) == 0
     with torch.no_grad():
@@ -167,7 +173,7 @@ def test_new_head_is_zero_initialised_and_logits_start_at_zero():
 def test_position_embeddings_are_interpolated_like_vit_jax():
     model = tiny_vit(img_size=32)                          # 4x4 grid + class token
     original = model.pos_embed.detach().clone()
-    ft.prepare_model(model, num_classes=3, resolution=48)  # 6x6 grid
+    prepare_model(model, num_classes=3, resolution=48)  # 6x6 grid
     assert model.pos_embed.shape == (1, 1 + 36, 32)
     assert torch.equal(model.pos_embed[:, :1], original[:, :1])  # class token's embedding untouched
     # vit_jax checkpoint.load_pretrained: scipy.ndimage.zoom(grid, (6/4, 6/4, 1), order=1)
@@ -179,13 +185,13 @@ def test_position_embeddings_are_interpolated_like_vit_jax():
 
 # -- gradient accumulation ---------------------------------------------------------------------------
 def test_gradient_accumulation_equals_the_big_batch_gradient():
-    model = ft.prepare_model(tiny_vit(), num_classes=3, resolution=32)
+    model = prepare_model(tiny_vit(), num_classes=3, resolution=32)
     nn.init.normal_(model.head.weight, std=0.1)            # a zero head would give zero gradients elsewhere
     images, targets = torch.randn(8, 3, 32, 32), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
 
     def grads(micro: int) -> list[torch.Tensor]:
         model.zero_grad(set_to_none=True)
-        ft.accumulate_gradients(model, images, targets, batch_size=8, micro_batch=micro)
+        accumulate_gradients(model, images, targets, batch_size=8, micro_batch=micro)
         return [p.grad.clone() for p in model.parameters()]
 
     big, accumulated = grads(8), grads(2)
@@ -195,8 +201,8 @@ def test_gradient_accumulation_equals_the_big_batch_gradient():
 
 # -- held-out split and lr selection ------------------------------------------------------------------
 def test_select_lr_takes_the_best_held_out_accuracy_and_breaks_ties_low():
-    assert ft.select_lr({0.001: 0.5, 0.003: 0.9, 0.01: 0.7}) == 0.003
-    assert ft.select_lr({0.03: 0.8, 0.01: 0.8, 0.1: 0.2}) == 0.01
+    assert select_lr({0.001: 0.5, 0.003: 0.9, 0.01: 0.7}) == 0.003
+    assert select_lr({0.03: 0.8, 0.01: 0.8, 0.1: 0.2}) == 0.01
 
 
 def test_lr_is_chosen_on_the_held_out_split_and_the_final_run_uses_train_and_test(monkeypatch, tmp_path):
@@ -215,12 +221,12 @@ def test_lr_is_chosen_on_the_held_out_split_and_the_final_run_uses_train_and_tes
         acc = (test_acc if request.evaluated_on == "test" else held_out_acc)[request.base_lr]
         n = len(request.eval_data)
         correct = np.arange(n) < round(acc * n)
-        return ft.RunResult(request.base_lr, request.seed, request.trained_on, request.evaluated_on, correct,
+        return FinetuneRun(request.base_lr, request.seed, request.trained_on, request.evaluated_on, correct,
                             np.zeros(n, dtype=np.int32), {}, False)
 
-    monkeypatch.setattr(ft, "run_one", fake_run_one)
+    monkeypatch.setattr(protocol, "run_one", fake_run_one)
     recipe = tiny_recipe()
-    result = ft.finetune(make_model=tiny_vit, data_config={}, num_classes=3, open_split=open_split, recipe=recipe,
+    result = finetune(make_model=tiny_vit, data_config={}, num_classes=3, open_split=open_split, recipe=recipe,
                          seeds=(0, 1), cache=ChunkCache(tmp_path), key={"checkpoint": "tiny"}, runtime=CPU)
     assert result.best_lr == 0.03 and result.held_out == held_out_acc
     fit, held = held_out_split(train.targets, recipe.held_out_fraction, recipe.split_seed)
@@ -241,11 +247,11 @@ class Interrupt(Exception):
     pass
 
 
-def _train_tiny(tmp_path, runtime: ft.Runtime, recipe: FinetuneRecipe) -> tuple[nn.Module, ft.TrainStats]:
-    data = ColourDataset(12, transform=ft.train_transform(recipe))
-    model = ft.prepare_model(tiny_vit(), num_classes=3, resolution=recipe.resolution)
-    net = ft.with_normalization(model, {"mean": (0.5,) * 3, "std": (0.5,) * 3})
-    stats = ft.train(net, data, recipe, base_lr=0.1, seed=3, runtime=runtime, state_path=tmp_path / "state.pt",
+def _train_tiny(tmp_path, runtime: Runtime, recipe: FinetuneRecipe) -> tuple[nn.Module, TrainStats]:
+    data = ColourDataset(12, transform=train_transform(recipe))
+    model = prepare_model(tiny_vit(), num_classes=3, resolution=recipe.resolution)
+    net = with_normalization(model, {"mean": (0.5,) * 3, "std": (0.5,) * 3})
+    stats = train(net, data, recipe, base_lr=0.1, seed=3, runtime=runtime, state_path=tmp_path / "state.pt",
                      run_key="run")
     return net, stats
 
@@ -275,8 +281,8 @@ def test_polyak_averaging_keeps_the_exponential_average_of_the_weights(tmp_path)
     from timm.utils import ModelEmaV3
 
     recipe = tiny_recipe(steps=3, batch=4, warmup_steps=1, polyak_decay=0.5)
-    data = ColourDataset(8, transform=ft.train_transform(recipe))
-    net = ft.with_normalization(ft.prepare_model(tiny_vit(), 3, 32), {"mean": (0.5,) * 3, "std": (0.5,) * 3})
+    data = ColourDataset(8, transform=train_transform(recipe))
+    net = with_normalization(prepare_model(tiny_vit(), 3, 32), {"mean": (0.5,) * 3, "std": (0.5,) * 3})
     expected = {k: v.clone() for k, v in net.state_dict().items()}
     ema = ModelEmaV3(net, decay=recipe.polyak_decay)
 
@@ -284,7 +290,7 @@ def test_polyak_averaging_keeps_the_exponential_average_of_the_weights(tmp_path)
         for k, v in net.state_dict().items():
             expected[k] = 0.5 * expected[k] + 0.5 * v
 
-    ft.train(net, data, recipe, base_lr=0.5, seed=0, runtime=dataclasses.replace(CPU, on_step=track),
+    train(net, data, recipe, base_lr=0.5, seed=0, runtime=dataclasses.replace(CPU, on_step=track),
              state_path=None, ema=ema)
     averaged = ema.module.state_dict()
     assert all(torch.allclose(averaged[k], expected[k], atol=1e-6) for k in expected)
@@ -312,9 +318,9 @@ def tier_world(tmp_path, monkeypatch):
 
 def tier_session(world, cache: str, on_step=None) -> TierRunner:
     """A new pytest session: nothing shared with the previous one but the disk cache."""
-    runtime = ft.Runtime(device=torch.device("cpu"), num_workers=0, checkpoint_every=1, progress=False,
+    runtime = Runtime(device=torch.device("cpu"), num_workers=0, checkpoint_every=1, progress=False,
                          eval_batch_size=8, on_step=on_step)
-    settings = ft.FinetuneSettings(seeds=(0,), steps=STEPS, batch=4, resolution=32, runtime=runtime)
+    settings = FinetuneSettings(seeds=(0,), steps=STEPS, batch=4, resolution=32, runtime=runtime)
     options = SuiteOptions(data_root=world / "data", imagenet_root=None, download=False, tiers=("finetune",),
                            cache_root=world / cache)
     loader = CheckpointLoader(HubAccess(offline=True, cache_dir=world / "hf"))
