@@ -28,7 +28,9 @@ from PIL import Image
 from torchvision import datasets as tvd
 from torchvision.datasets.utils import calculate_md5
 
-from measure.data.datasets import IMAGENET_WNIDS
+from measure.data.imagenet import imagenet_wnids
+
+IMAGENET_WNIDS = imagenet_wnids()  # the standard 1000-class order the fake val folders are named in
 
 CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -189,6 +191,18 @@ def test_find_and_by_key_name_close_matches() -> None:
     assert "vit_h14-i21k-ft_in1k-384 (imagenet21k, imagenet, 384, unreleased)" in str(info.value)
     with pytest.raises(LookupError, match="vit_l16-i21k"):
         by_key("vit_l16_i21k")
+
+
+HEAVY = ("torch", "torchvision", "timm", "transformers", "sklearn", "safetensors", "huggingface_hub")
+
+
+@pytest.mark.parametrize("module", ["measure.errors", "measure.models.registry", "measure.models.hub",
+                                    "measure.models.loaders", "measure.models.pins"])
+def test_importing_the_registry_and_loaders_imports_no_torch(module: str) -> None:
+    # Claim modules resolve checkpoints at collection time; torch would cost seconds and ~1 GB per process.
+    code = f"import sys, {module}; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]", out.stdout
 
 
 # -- loading through the real on-disk formats ----------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import urllib.error
 from pathlib import Path
 
@@ -16,22 +18,13 @@ from torchvision import transforms as T
 
 from fixtures.dataset_fixtures import DatasetOpener
 from fixtures.options import SuiteOptions
-from measure.data.datasets import (
-    DATASETS,
-    IMAGENET_WNIDS,
-    REAL_SCORED_IMAGES,
-    DatasetCorrupt,
-    dataset_labels,
-    held_out_split,
-    is_complete,
-    load_real_labels,
-    make_eval_transform,
-    open_dataset,
-    real_correct,
-    real_labels,
-)
+from measure.data.catalog import DATASETS, REAL_SCORED_IMAGES, held_out_fraction, is_complete
+from measure.data.imagenet import imagenet_wnids, load_real_labels, real_correct, real_labels
+from measure.data.opening import DatasetCorrupt, dataset_labels, loader_class, open_dataset
+from measure.data.paths import DataPaths
+from measure.data.splits import held_out_split
+from measure.data.transforms import make_eval_transform
 from measure.errors import Missing
-from measure.train import recipe
 from tests.fake_datasets import (
     FakeDataset,
     accept_fake_checksums,
@@ -48,9 +41,8 @@ SMALL = sorted(WRITERS)
 
 
 def options(data_root: Path, *, imagenet: Path | None = None, download: bool = False,
-            real: Path | None = None) -> SuiteOptions:
-    return SuiteOptions(data_root=data_root, imagenet_root=imagenet, download=download, tiers=("eval", "probe"),
-                        cache_root=data_root / ".cache", real_labels=real)
+            real: Path | None = None) -> DataPaths:
+    return DataPaths(data_root=data_root, imagenet_root=imagenet, download=download, real_labels=real)
 
 
 @pytest.fixture(scope="module")
@@ -70,13 +62,10 @@ def trusted(fakes: dict[str, FakeDataset], monkeypatch: pytest.MonkeyPatch) -> d
 
 # --- the spec table ------------------------------------------------------------------------------
 def test_spec_table_holds_the_papers_dev_fractions_and_real_split_sizes() -> None:
-    # App. B.1.1: "10% for Pets and Flowers, 2% for CIFAR, 1% ImageNet" — read from paper/numbers.csv,
-    # the same source the fine-tuning recipe reads.
-    assert {name: spec.held_out_fraction for name, spec in DATASETS.items()} == {
+    # App. B.1.1: "10% for Pets and Flowers, 2% for CIFAR, 1% ImageNet" — read from paper/numbers.csv;
+    # the fine-tuning recipe takes it from this table.
+    assert {name: held_out_fraction(name) for name in DATASETS} == {
         "cifar10": 0.02, "cifar100": 0.02, "pets": 0.10, "flowers102": 0.10, "imagenet": 0.01, "imagenet_real": None}
-    for name, spec in DATASETS.items():
-        if name in recipe.WARMUP_STEPS:
-            assert spec.held_out_fraction == recipe.paper_recipe(name).held_out_fraction
     assert {name: spec.num_classes for name, spec in DATASETS.items()} == {
         "cifar10": 10, "cifar100": 100, "pets": 37, "flowers102": 102, "imagenet": 1000, "imagenet_real": 1000}
     assert DATASETS["flowers102"].sizes == {"train": 1020 + 1020, "test": 6149}
@@ -171,7 +160,7 @@ def test_missing_dataset_names_the_folder_and_the_flags(tmp_path: Path, name: st
 
 def _fake_download(monkeypatch: pytest.MonkeyPatch, name: str, calls: list[Path], fail: bool = False) -> None:
     """Replace torchvision's download method by one that 'downloads' fake files (no network)."""
-    cls = DATASETS[name].loader
+    cls = loader_class(DATASETS[name])
     method = "_download" if cls is tvd.OxfordIIITPet else "download"
 
     def download(self) -> None:
@@ -249,13 +238,14 @@ def test_unknown_names_and_splits_list_the_choices(tmp_path: Path) -> None:
 
 # --- ImageNet and ReaL ---------------------------------------------------------------------------
 def test_imagenet_class_order_is_the_sorted_wnid_order(trusted) -> None:
-    assert len(IMAGENET_WNIDS) == 1000 and list(IMAGENET_WNIDS) == sorted(IMAGENET_WNIDS)
+    wnids = imagenet_wnids()
+    assert len(wnids) == 1000 and list(wnids) == sorted(wnids)
     fake = trusted["imagenet"]
     ds = open_dataset("imagenet", "val", options(Path("/nonexistent"), imagenet=fake.root), None)
     assert [Path(path).name for path, _ in ds.samples] == fake.files["val"]
     assert dataset_labels(ds).tolist() == fake.labels["val"]
     # three folders, yet the last wnid keeps index 999: a pretrained head's order, not 0..k-1
-    assert ds.class_to_idx == {IMAGENET_WNIDS[0]: 0, IMAGENET_WNIDS[281]: 281, IMAGENET_WNIDS[999]: 999}
+    assert ds.class_to_idx == {wnids[0]: 0, wnids[281]: 281, wnids[999]: 999}
 
 
 def test_imagenet_problems_name_the_option_and_the_folder(tmp_path: Path) -> None:
@@ -334,8 +324,23 @@ def test_held_out_split_is_deterministic_per_seed_and_random() -> None:
         held_out_split(labels, 1.0, 0)
 
 
+# --- importing the library costs no torch ----------------------------------------------------------
+HEAVY = ("torch", "torchvision", "timm", "transformers", "sklearn", "safetensors", "huggingface_hub")
+
+
+@pytest.mark.parametrize("module", ["measure.data.catalog", "measure.data.paths", "measure.data.splits",
+                                    "measure.data.transforms", "measure.data.opening", "measure.data.fingerprint"])
+def test_importing_the_data_catalog_and_opener_imports_no_torch(module: str) -> None:
+    # Fixtures and claim modules import these when pytest starts; torch would cost seconds and ~1 GB per process.
+    code = f"import sys, {module}; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "[]", out.stdout
+
+
 # --- the pytest fixture --------------------------------------------------------------------------
 def test_dataset_opener_fixture_uses_the_suite_options(dataset_opener, suite_options, trusted) -> None:
     assert isinstance(dataset_opener, DatasetOpener) and dataset_opener.options is suite_options
-    opener = DatasetOpener(options(trusted["pets"].root))
+    opener = DatasetOpener(SuiteOptions(data_root=trusted["pets"].root, imagenet_root=None, download=False,
+                                        tiers=("eval", "probe"), cache_root=trusted["pets"].root / ".cache"))
     assert dataset_labels(opener("pets", "test")).tolist() == trusted["pets"].labels["test"]
