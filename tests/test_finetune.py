@@ -23,8 +23,8 @@ from torch.utils.data import Dataset, Subset
 from fixtures.checkpoint_fixtures import CheckpointLoader
 from fixtures.dataset_fixtures import DatasetOpener
 from fixtures.options import SuiteOptions
-from measure.data import datasets as ds_mod
-from measure.data.datasets import held_out_split
+from measure.data import catalog as ds_mod
+from measure.data.splits import held_out_split
 from measure.models.hub import HubAccess
 from measure.models.registry import CheckpointSpec
 from measure.run import inference as evaluate
@@ -74,6 +74,16 @@ def tiny_recipe(steps: int = 6, batch: int = 8, **changes) -> FinetuneRecipe:
 
 
 CPU = Runtime(device=torch.device("cpu"), num_workers=0, progress=False, eval_batch_size=16)
+
+
+# -- device and precision ---------------------------------------------------------------------------
+def test_runtime_autocasts_to_bf16_on_cuda_only_unless_told_otherwise():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda:0")
+    assert (Runtime(device=cpu).precision, Runtime(device=cuda).precision) == ("float32", "bf16-autocast")
+    assert Runtime(device=cpu, bf16=True).autocast and Runtime(device=cpu, bf16=True).precision == "bf16-autocast"
+    assert not Runtime(device=cuda, bf16=False).autocast
+    # The inference cache keys its entries with the same rule's label.
+    assert evaluate.precision(cuda) == Runtime(device=cuda).precision
 
 
 # -- the recipe as data ----------------------------------------------------------------------------
