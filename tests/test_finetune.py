@@ -29,6 +29,7 @@ from measure.models.hub import HubAccess
 from measure.models.registry import CheckpointSpec
 from measure.run import inference as evaluate
 from measure.run.cache import ChunkCache
+from measure.run.device import precision
 from measure.tiers.runner import TierRunner
 from measure.train import protocol
 from measure.train.loop import TrainStats, accumulate_gradients, clip_gradients, make_optimizer, make_scheduler, train
@@ -83,7 +84,7 @@ def test_runtime_autocasts_to_bf16_on_cuda_only_unless_told_otherwise():
     assert Runtime(device=cpu, bf16=True).autocast and Runtime(device=cpu, bf16=True).precision == "bf16-autocast"
     assert not Runtime(device=cuda, bf16=False).autocast
     # The inference cache keys its entries with the same rule's label.
-    assert evaluate.precision(cuda) == Runtime(device=cuda).precision
+    assert precision(cuda) == Runtime(device=cuda).precision
 
 
 # -- the recipe as data ----------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from measure.data.datasets import dataset_labels, held_out_split
+from measure.data.opening import dataset_labels
+from measure.data.splits import held_out_split
 from measure.errors import Missing
 from measure.run.cache import ChunkCache, code_version, stable_hash
 from measure.run.device import xdist_worker_index
