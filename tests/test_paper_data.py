@@ -358,7 +358,8 @@ def test_catalog_has_the_required_claims_with_quoted_statements():
 def test_claim_tables_exist_in_numbers():
     tables = {n.table for n in paper.numbers()}
     for c in paper.claims():
-        for t in c.get("tables", []):
+        assert "tables" not in c, f"claim {c['id']}: tables belong under [claims.data], where the report never shows them"
+        for t in c["data"]["tables"]:
             assert t in tables, f"claim {c['id']} names {t!r}, which numbers.csv does not hold"
 
 
@@ -370,9 +371,37 @@ def test_claim_lookup_and_its_error():
 
 def test_catalog_appendix_files_exist():
     cat = paper._catalog()
-    assert (paper.HERE / cat["discrepancies"]).is_file()
-    for a in cat.get("appendix", []):
-        assert (paper.HERE / a["file"]).is_file(), a
+    files = [a["file"] for a in cat["appendix"]]
+    assert paper.SEED_DISCREPANCIES_CSV.name in files and paper.INCONSISTENCIES_CSV.name in files
+    for f in files:
+        assert (paper.HERE / f).is_file(), f
+
+
+def test_catalog_loads_in_the_plugin_with_data_and_alternates():
+    from pytest_claims.catalog import load_catalog
+
+    catalog = load_catalog(paper.CLAIMS_TOML)
+    assert catalog.ids == tuple(c["id"] for c in paper.claims())
+    by_id = {c.id: c for c in catalog.claims}
+    assert by_id["table1-variants"].data["tables"] == ["Table 1"]
+    for claim in catalog.claims:  # project data is never a note of the report
+        assert not {"tables", "seed_files", "seed_statement", "data", "alternates"} & set(claim.notes), claim.id
+    assert [t.title for t in catalog.appendix] == ["Seed discrepancies", "Internal inconsistencies of the paper"]
+
+
+def test_seed_wordings_are_alternates_naming_their_seed_files():
+    with_seed = 0
+    for c in paper.claims():
+        files = c["data"].get("seed_files", [])
+        seed = [a for a in c.get("alternates", []) if a["source"].startswith("seed documents")]
+        assert len(seed) == (1 if files else 0), c["id"]
+        for f in files:
+            assert SEED_FILE.match(f), (c["id"], f)
+        if seed:
+            with_seed += 1
+            assert seed[0]["source"] == "seed documents: " + ", ".join(files)
+            assert seed[0]["text"].strip()
+    assert with_seed == 4
 
 
 # ---------------------------------------------------------------- seed_discrepancies.csv

@@ -13,6 +13,7 @@ import sys
 from html import unescape
 from pathlib import Path
 
+import numpy  # noqa: F401 - loaded once here: numpy refuses a second import after a pytester run drops it
 import pytest
 from markupsafe import escape
 
@@ -36,14 +37,23 @@ comparable = 0.005
 """
 
 CATALOG = """
-discrepancies = "seed_discrepancies.csv"
+[[appendix]]
+title = "Discrepancies"
+file = "discrepancies.csv"
 
 [[claims]]
 id = "arch"
 title = "Architecture <b>facts</b>"
 statement = "ViT-Base has 12 layers <script>alert(1)</script>"
 source = "Table 1"
-seed_statement = "the seed says 12 layers"
+
+[claims.data]
+tables = ["Table 1"]
+private = "<em>project data, never shown</em>"
+
+[[claims.alternates]]
+source = "a <i>summary</i>"
+text = "the summary says 12 <b>layers</b>"
 
 [[claims]]
 id = "order"
@@ -59,7 +69,7 @@ statement = "Nothing here."
 source = "Section 9"
 """
 
-SEED_CSV = "table,row,column,paper,seed,note\nTable 1,ViT-Base,Layers,12,11,seed typo <i>x</i>\n"
+DISCREPANCIES_CSV = "table,row,column,paper,summary,note\nTable 1,ViT-Base,Layers,12,11,typo <i>x</i>\n"
 
 CONFTEST = """
 def pytest_claims_environment(config):
@@ -161,10 +171,15 @@ SERIAL_OUTCOMES = {"passed": 4, "failed": 5, "xfailed": 1, "skipped": 3, "errors
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    return make_project(pytester)
+
+
+def make_project(pytester: pytest.Pytester) -> pytest.Pytester:
+    """The synthetic suite: pyproject.toml, claim catalog with an appendix, conftest and claim tests."""
     pytester.makepyprojecttoml(PYPROJECT)
     pytester.mkdir("paper")
     pytester.path.joinpath("paper", "claims.toml").write_text(CATALOG, encoding="utf-8")
-    pytester.path.joinpath("paper", "seed_discrepancies.csv").write_text(SEED_CSV, encoding="utf-8")
+    pytester.path.joinpath("paper", "discrepancies.csv").write_text(DISCREPANCIES_CSV, encoding="utf-8")
     pytester.makeconftest(CONFTEST)
     pytester.mkpydir("claims")
     pytester.path.joinpath("claims", "test_synthetic.py").write_text(SUITE, encoding="utf-8")
@@ -408,7 +423,7 @@ def test_every_catalog_claim_is_listed_even_without_checks(project):
     never = claims(doc)["never-checked"]
     assert (never["verdict"], never["reason"], never["checks"]) == ("not_run", "no check collected", [])
     assert 'id="claim-never-checked"' in html
-    assert doc["appendix"][0]["rows"] == [["Table 1", "ViT-Base", "Layers", "12", "11", "seed typo <i>x</i>"]]
+    assert doc["appendix"][0]["rows"] == [["Table 1", "ViT-Base", "Layers", "12", "11", "typo <i>x</i>"]]
     # further catalog keys travel as notes and are shown (escaped) with the claim
     assert claims(doc)["order"]["notes"] == {"caveats": "Synthetic <u>data</u>."}
     assert "Synthetic &lt;u&gt;data&lt;/u&gt;." in html

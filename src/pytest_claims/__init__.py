@@ -8,6 +8,6 @@ and jinja2 are loaded only when something is judged or rendered.
 from __future__ import annotations
 
 from .check import ClaimCheck
-from .records import CheckRecord, ClaimRecord, Measurement, PaperValue, Source
+from .records import Alternate, CheckRecord, ClaimRecord, Measurement, PaperValue, Plan, Source
 
-__all__ = ["CheckRecord", "ClaimCheck", "ClaimRecord", "Measurement", "PaperValue", "Source"]
+__all__ = ["Alternate", "CheckRecord", "ClaimCheck", "ClaimRecord", "Measurement", "PaperValue", "Plan", "Source"]

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 from .catalog import Catalog
@@ -75,7 +71,7 @@ def build_claims(catalog: Catalog | None, records: Iterable[CheckRecord],
             claims.append(ClaimRecord(cid, cid, "(claim id not in the catalog)", "", verdict, reason, tuple(checks)))
         else:
             claims.append(ClaimRecord(entry.id, entry.title, entry.statement, entry.source, verdict, reason,
-                                      tuple(checks), entry.seed_statement, entry.notes))
+                                      tuple(checks), entry.alternates, entry.notes))
     return claims
 
 
@@ -104,19 +100,6 @@ def run_block(records: Iterable[CheckRecord], caveat: str | None = None,
     }
 
 
-def partial_headline(run: Mapping[str, Any] | None) -> str | None:
-    """The one-line warning a partial run's report opens with (None for a complete run)."""
-    if not run or not run.get("partial"):
-        return None
-    parts = []
-    if run.get("not_executed"):
-        n = run["not_executed"]
-        parts.append(f"{n} check{'s' if n != 1 else ''} not executed")
-    if run.get("caveat"):
-        parts.append(str(run["caveat"]))
-    return "partial run: " + "; ".join(parts) + " — no claim is verified from a subset of its checks"
-
-
 def build_document(catalog: Catalog | None, records: Iterable[CheckRecord], environment: Mapping[str, Any],
                    order: Mapping[str, int] | None = None, caveat: str | None = None,
                    selection: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -132,20 +115,3 @@ def build_document(catalog: Catalog | None, records: Iterable[CheckRecord], envi
         "appendix": [t.to_json() for t in catalog.appendix] if catalog else [],
     }
 
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder and rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is meant to be read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(document: Mapping[str, Any], path: Path) -> None:
-    write_atomic(path, json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n")

@@ -2,17 +2,21 @@
 
 Format (TOML)::
 
-    discrepancies = "seed_discrepancies.csv"   # optional, relative to the catalog: an appendix table
-    [[appendix]]                               # optional, any number: title + CSV file
+    [[appendix]]                               # optional, any number: title + CSV file (relative to the catalog)
     title = "..."
     file = "..."
+
     [[claims]]
     id = "table1-variants"
     title = "..."
-    statement = "..."                          # quoted from the paper
+    statement = "..."                          # quoted from the source
     source = "Section 4.1, Table 1"
-    seed_statement = "..."                     # optional: how a seed document words it
-    caveats = "..."                            # any further key: shown with the claim as a note
+    caveats = "..."                            # any further plain key: shown with the claim as a note
+    [claims.data]                              # optional: the project's own data, never shown
+    tables = ["Table 1"]
+    [[claims.alternates]]                      # optional, any number: another wording of the statement
+    source = "..."                             #   where that wording comes from
+    text = "..."                               #   shown "also stated as (source): text"
 """
 
 from __future__ import annotations
@@ -25,10 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .records import json_safe
+from .records import Alternate, json_safe
 
 REQUIRED = ("id", "title", "statement", "source")
-OPTIONAL = ("seed_statement",)
+STRUCTURED = ("alternates", "data")  # claim keys with a shape of their own; every other key is a note
+TOP_LEVEL = ("claims", "appendix")
+ALTERNATE_KEYS = ("source", "text")
 
 
 class CatalogError(LookupError):
@@ -42,13 +48,14 @@ class Claim:
     title: str
     statement: str
     source: str
-    seed_statement: str | None = None
-    notes: Mapping[str, Any] = field(default_factory=dict)  # the entry's other keys, e.g. caveats
+    alternates: tuple[Alternate, ...] = ()
+    notes: Mapping[str, Any] = field(default_factory=dict)  # the entry's other keys, e.g. caveats: shown
+    data: Mapping[str, Any] = field(default_factory=dict)  # [claims.data]: for the project, never shown
 
 
 @dataclass(frozen=True)
 class AppendixTable:
-    """Any CSV shown as a table in the report (e.g. the seed discrepancies)."""
+    """Any CSV shown as a table in the report."""
 
     title: str
     file: str
@@ -95,6 +102,32 @@ def read_csv_table(path: Path, title: str) -> AppendixTable:
     return AppendixTable(title, path.name, tuple(header), tuple(body))
 
 
+def _alternates(entry: Mapping, where: str) -> tuple[Alternate, ...]:
+    value = entry.get("alternates", [])
+    if not isinstance(value, list):
+        raise CatalogError(f"{where}: alternates must be [[claims.alternates]] tables with source and text, got {value!r}")
+    out = []
+    for alt in value:
+        if (not isinstance(alt, Mapping) or set(alt) != set(ALTERNATE_KEYS)
+                or not all(isinstance(alt[k], str) and alt[k].strip() for k in ALTERNATE_KEYS)):
+            raise CatalogError(f"{where}: each [[claims.alternates]] entry has exactly a non-empty source "
+                               f"(where the wording comes from) and text (the wording), got {alt!r}")
+        out.append(Alternate(alt["source"].strip(), alt["text"].strip()))
+    return tuple(out)
+
+
+def _claim(entry: Mapping, where: str) -> Claim:
+    data = entry.get("data", {})
+    if not isinstance(data, Mapping):
+        raise CatalogError(f"{where}: data must be a table ([claims.data] with any keys), got {data!r}")
+    try:
+        notes = json_safe({k: v for k, v in entry.items() if k not in REQUIRED + STRUCTURED}, where)
+    except TypeError as exc:
+        raise CatalogError(str(exc)) from None
+    return Claim(id=str(entry["id"]), title=str(entry["title"]), statement=str(entry["statement"]),
+                 source=str(entry["source"]), alternates=_alternates(entry, where), notes=notes, data=dict(data))
+
+
 def load_catalog(path: Path) -> Catalog:
     path = Path(path)
     if not path.is_file():
@@ -106,6 +139,10 @@ def load_catalog(path: Path) -> Catalog:
             data = tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise CatalogError(f"claim catalog {path} is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - set(TOP_LEVEL))
+    if unknown:  # e.g. a table named at the top level: it must be an [[appendix]] entry to be shown
+        raise CatalogError(f"unknown top-level key(s) {unknown} in claim catalog {path}; it holds only "
+                           f"[[claims]] and [[appendix]] (title + file) entries")
 
     claims: list[Claim] = []
     for i, entry in enumerate(data.get("claims", [])):
@@ -114,19 +151,9 @@ def load_catalog(path: Path) -> Catalog:
             raise CatalogError(f"claim #{i + 1} ({entry.get('id', '?')}) in {path} lacks {missing}")
         if any(c.id == entry["id"] for c in claims):
             raise CatalogError(f"claim id {entry['id']!r} appears twice in {path}")
-        try:
-            notes = json_safe({k: v for k, v in entry.items() if k not in REQUIRED + OPTIONAL}, f"claim {entry['id']}")
-        except TypeError as exc:
-            raise CatalogError(f"{path}: {exc}") from None
-        claims.append(Claim(
-            id=str(entry["id"]), title=str(entry["title"]), statement=str(entry["statement"]),
-            source=str(entry["source"]), seed_statement=entry.get("seed_statement") or None,
-            notes=notes,
-        ))
+        claims.append(_claim(entry, f"claim {entry['id']} in {path}"))
 
     tables = []
-    if data.get("discrepancies"):
-        tables.append(read_csv_table(path.parent / data["discrepancies"], "Seed discrepancies"))
     for entry in data.get("appendix", []):
         if "title" not in entry or "file" not in entry:
             raise CatalogError(f"[[appendix]] entries in {path} need title and file, got {entry!r}")

@@ -7,6 +7,7 @@ verified → returns, refuted → ``pytest.fail``, inconclusive / untestable / n
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -17,12 +18,16 @@ from .records import (
     INCONCLUSIVE,
     LABELS,
     NOT_RUN,
+    ORDERING,
+    ORDERING_SCORES,
     REFUTED,
     UNTESTABLE,
+    VALUE,
     VERIFIED,
     CheckRecord,
     Measurement,
     PaperValue,
+    Plan,
 )
 
 RECORD_PROPERTY = "claims_record"
@@ -76,6 +81,7 @@ class ClaimCheck:
 
         self._ensure_first()
         _check_cannot_refute(cannot_refute)
+        plan = self._resolve(Plan(VALUE, tier, tolerance=tolerance))
         if not isinstance(measured, Measurement):
             raise TypeError(f"measured must be a pytest_claims.Measurement, got {type(measured).__name__}")
         pv = PaperValue.of(paper)
@@ -83,7 +89,7 @@ class ClaimCheck:
         outcome = value_rule(measured.value, measured.low, measured.high, pv.value, pv.std, tol)
         verdict, reason = _limit_refutation(outcome, cannot_refute)
         return self._finish("value", verdict, reason, tier, paper=pv, measured=measured,
-                            rule=outcome.rule, details=details)
+                            rule=outcome.rule, details=details, plan=plan)
 
     def ordering(self, a, b, tier: str, margin: str | None = None, a_label: str = "A", b_label: str = "B",
                  details: Mapping[str, Any] | None = None, cannot_refute: str | None = None) -> CheckRecord:
@@ -94,6 +100,7 @@ class ClaimCheck:
 
         self._ensure_first()
         _check_cannot_refute(cannot_refute)
+        plan = self._resolve(Plan(ORDERING, tier, a_label=a_label, b_label=b_label, margin=margin))
         alpha = self._config.alpha
         if margin is None:
             outcome = rules.superiority_rule(a, b, alpha, a_label, b_label)
@@ -119,7 +126,7 @@ class ClaimCheck:
         )
         verdict, reason = _limit_refutation(outcome, cannot_refute)
         return self._finish("ordering", verdict, reason, tier, measured=measured,
-                            rule=outcome.rule, details=details)
+                            rule=outcome.rule, details=details, plan=plan)
 
     def ordering_scores(self, a, b, metric: Callable[..., float] | str, tier: str, margin: str | None = None,
                         a_label: str = "A", b_label: str = "B", details: Mapping[str, Any] | None = None,
@@ -134,6 +141,7 @@ class ClaimCheck:
 
         self._ensure_first()
         _check_cannot_refute(cannot_refute)
+        plan = self._resolve(Plan(ORDERING_SCORES, tier, a_label=a_label, b_label=b_label, margin=margin))
         statistic = getattr(np, _STATISTICS[metric]) if isinstance(metric, str) and metric in _STATISTICS else metric
         if not callable(statistic):
             raise TypeError(f"metric must be a numpy reduction (np.mean, np.median) or one of {sorted(_STATISTICS)}, got {metric!r}")
@@ -154,16 +162,34 @@ class ClaimCheck:
         )
         verdict, reason = _limit_refutation(outcome, cannot_refute)
         return self._finish("ordering_scores", verdict, reason, tier, measured=measured,
-                            rule=outcome.rule, details=details)
+                            rule=outcome.rule, details=details, plan=plan)
 
-    def untestable(self, reason: str, paper: Any = None) -> None:
-        """Can never be run with public material (e.g. JFT-300M); listed with the paper's number."""
-        self._finish("untestable", UNTESTABLE, _reason(reason), "", paper=_paper(paper))
+    def untestable(self, reason: str, paper: Any = None, plan: Plan | None = None) -> None:
+        """Can never be run with public material (e.g. a private dataset); listed with the paper's number
+        and, given a ``Plan``, what the check would have checked."""
+        why, paper_value, planned = _reason(reason), _paper(paper), self._resolve(plan)
+        self._finish("untestable", UNTESTABLE, why, "", paper=paper_value, plan=planned)
 
-    def not_run(self, reason: str, paper: Any = None, needs: Sequence[str] | None = None) -> None:
+    def not_run(self, reason: str, paper: Any = None, needs: Sequence[str] | None = None,
+                plan: Plan | None = None) -> None:
         """This machine lacks something; ``reason`` says exactly what to provide. ``needs`` splits it
-        into short, self-contained items (one per thing to provide), which the report groups by."""
-        self._finish("not_run", NOT_RUN, _reason(reason), "", paper=_paper(paper), needs=_needs(needs))
+        into short, self-contained items (one per thing to provide), which the report groups by.
+        ``plan``: what the check would have checked (kind, sides and margin or tolerance, tier)."""
+        why, paper_value, needs_items, planned = _reason(reason), _paper(paper), _needs(needs), self._resolve(plan)
+        self._finish("not_run", NOT_RUN, why, "", paper=paper_value, needs=needs_items, plan=planned)
+
+    def _resolve(self, plan: Plan | None) -> Plan | None:
+        """``plan`` with its margin's and tolerance's values from [tool.claims] (unknown names: an error
+        listing the known ones), so the record says what the check meant with the settings of the run."""
+        if plan is None:
+            return None
+        if not isinstance(plan, Plan):
+            raise TypeError(f"plan must be a pytest_claims.Plan (kind, tier, ...), got {type(plan).__name__}")
+        return dataclasses.replace(
+            plan,
+            margin_value=None if plan.margin is None else self._config.margin(plan.margin),
+            tolerance_value=None if plan.tolerance is None else self._config.tolerance_parts(plan.tolerance),
+        )
 
     # -- recording and ending the test ------------------------------------------------------------
 
@@ -177,13 +203,14 @@ class ClaimCheck:
 
     def _finish(self, kind: str, verdict: str, reason: str, tier: str, *, paper: PaperValue | None = None,
                 measured: Measurement | None = None, rule: Mapping | None = None,
-                details: Mapping[str, Any] | None = None, needs: tuple[str, ...] = ()) -> CheckRecord:
+                details: Mapping[str, Any] | None = None, needs: tuple[str, ...] = (),
+                plan: Plan | None = None) -> CheckRecord:
         self._ensure_first()
         item = self._item
         record = CheckRecord(
             claim=self.claim_id, id=item.name, nodeid=item.nodeid, kind=kind, verdict=verdict,
             reason=reason, tier=str(tier or ""), expected=expected_refutation(item), paper=paper,
-            measured=measured, rule=dict(rule or {}), details=dict(details or {}), needs=needs,
+            measured=measured, rule=dict(rule or {}), details=dict(details or {}), needs=needs, plan=plan,
         )
         store(item, record)
         if verdict == VERIFIED:

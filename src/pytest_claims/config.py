@@ -46,9 +46,13 @@ class ClaimsConfig:
         """The named tolerance as a ``rules.Tolerance``."""
         from .rules import Tolerance  # scipy is imported only by runs that judge something
 
+        return Tolerance(name, **self.tolerance_parts(name))
+
+    def tolerance_parts(self, name: str) -> dict[str, float]:
+        """The named tolerance's abs, rel and sigmas (0 where not set), without judging anything."""
         if name not in self.tolerances:
             raise ClaimsConfigError(_unknown("tolerance", name, self.tolerances, f"[tool.claims.tolerances] in {self.where}"))
-        return Tolerance(name, **self.tolerances[name])
+        return {part: float(self.tolerances[name].get(part, 0.0)) for part in TOLERANCE_PARTS}
 
     def margin(self, name: str) -> float:
         if name not in self.margins:

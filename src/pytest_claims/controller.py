@@ -11,13 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from .assemble import build_document, complete_records, partial_headline, write_json
+from .assemble import build_document, complete_records
 from .catalog import Catalog, CatalogError
 from .check import RECORD_PROPERTY
 from .config import ClaimsConfig
 from .environment import collect_environment
+from .files import write_json
+from .keys import COLLECTED_KEY, WORKEROUTPUT_KEY
 from .outcomes import report_text
 from .records import LABELS, CheckRecord
+from .text import partial_headline
 
 LIST_AT_MOST = 20  # unexecuted checks named in the terminal; the report lists them all
 
@@ -55,8 +58,6 @@ class Controller:
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:
         output = getattr(node, "workeroutput", None) or {}
-        from .plugin import WORKEROUTPUT_KEY
-
         if self.collected is None and WORKEROUTPUT_KEY in output:  # every worker collects the same items
             self.collected = list(output[WORKEROUTPUT_KEY])
 
@@ -86,8 +87,6 @@ class Controller:
 
     def _collection(self) -> tuple[list[dict] | None, str | None]:
         """The claim-marked items collected (None if unknown) and a caveat where checks may be missing."""
-        from .plugin import COLLECTED_KEY
-
         collected = self.config.stash.get(COLLECTED_KEY, None)  # serial: collected in this process
         if collected is None:
             collected = self.collected

@@ -10,14 +10,10 @@ import pytest
 
 from .catalog import Catalog, CatalogError, load_catalog, unknown_claim_message
 from .check import ClaimCheck, expected_refutation
-from .config import ClaimsConfig, ClaimsConfigError, load_config
+from .config import ClaimsConfigError, load_config
+from .keys import ALL_ITEMS_KEY, CATALOG_KEY, COLLECTED_KEY, CONFIG_KEY, WORKEROUTPUT_KEY
 from .outcomes import reconcile
 
-CONFIG_KEY = pytest.StashKey[ClaimsConfig]()
-CATALOG_KEY = pytest.StashKey[Catalog]()
-COLLECTED_KEY = pytest.StashKey[list]()  # one dict per claim-marked item collected, deselected ones included
-_ALL_ITEMS_KEY = pytest.StashKey[list]()
-WORKEROUTPUT_KEY = "claims_collected"  # the same list, sent by an xdist worker to the controller
 MARKER_HELP = "claim(id): the paper claim this test supplies evidence for (an id of the claim catalog)"
 
 
@@ -103,7 +99,7 @@ def pytest_make_collect_report(collector: pytest.Collector):
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]):
     # Before any plugin deselects (-k, -m, --deselect, --lf, ...): every item collected, in order.
-    config.stash[_ALL_ITEMS_KEY] = list(items)
+    config.stash[ALL_ITEMS_KEY] = list(items)
     return (yield)
 
 
@@ -111,7 +107,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Note every claim-marked item collected, selected or not, for the controller (serial: the stash;
     xdist: the worker's ``workeroutput``), which turns those that never report into not-executed checks."""
     config = session.config
-    every = config.stash.get(_ALL_ITEMS_KEY, None) or []
+    every = config.stash.get(ALL_ITEMS_KEY, None) or []
     selected = {id(item) for item in session.items}
     known = {id(item) for item in every}
     entries = []

@@ -6,6 +6,7 @@ through ``pytest_claims.Measurement``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -134,11 +135,87 @@ class Measurement:
                    method=d.get("method", ""), extra=dict(d.get("extra") or {}))
 
 
+# The kinds of decided check (the methods of ClaimCheck that judge); a Plan names one of them.
+VALUE, ORDERING, ORDERING_SCORES = "value", "ordering", "ordering_scores"
+PLAN_KINDS = (VALUE, ORDERING, ORDERING_SCORES)
+ORDERING_KINDS = (ORDERING, ORDERING_SCORES)
+
+
+def _text(value: Any, name: str, *, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        absent = "None or " if optional else ""
+        raise ValueError(f"{name} must be {absent}a non-empty string, got {value!r}")
+    return value.strip()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a check checks, decided or not: its kind, the evidence tier it needs, and for an ordering
+    the two sides and the margin (None: "A better than B"), for a value check the tolerance.
+
+    ``margin`` and ``tolerance`` are names of ``[tool.claims]``; ``margin_value`` and
+    ``tolerance_value`` are filled from there when the plan is recorded (leave them unset).
+    The paper cell of a value check is the record's ``paper``, not part of the plan."""
+
+    kind: str
+    tier: str
+    description: str | None = None
+    a_label: str | None = None
+    b_label: str | None = None
+    margin: str | None = None
+    tolerance: str | None = None
+    margin_value: float | None = None
+    tolerance_value: Mapping[str, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in PLAN_KINDS:
+            raise ValueError(f"plan kind must be one of {', '.join(PLAN_KINDS)}, got {self.kind!r}")
+        set_ = functools.partial(object.__setattr__, self)  # frozen: normalise in place once
+        set_("tier", _text(self.tier, "tier"))
+        set_("description", _text(self.description, "description", optional=True))
+        set_("margin", _text(self.margin, "margin", optional=True))
+        set_("tolerance", _text(self.tolerance, "tolerance", optional=True))
+        if self.kind in ORDERING_KINDS:
+            if self.a_label is None or self.b_label is None:
+                raise ValueError(f"an {self.kind} plan names both sides: a_label and b_label are required, "
+                                 f"got a_label={self.a_label!r}, b_label={self.b_label!r}")
+            set_("a_label", _text(self.a_label, "a_label"))
+            set_("b_label", _text(self.b_label, "b_label"))
+            if self.tolerance is not None:
+                raise ValueError(f"an {self.kind} plan takes a margin, not a tolerance (got tolerance={self.tolerance!r})")
+        else:
+            extra = {k: getattr(self, k) for k in ("a_label", "b_label", "margin") if getattr(self, k) is not None}
+            if extra:
+                raise ValueError(f"a value plan compares with the paper's number through a tolerance; "
+                                 f"sides and margins are for orderings (got {extra})")
+        set_("margin_value", _opt_float(self.margin_value, "plan margin_value"))
+        if self.tolerance_value is not None:
+            set_("tolerance_value", {str(k): float(v) for k, v in self.tolerance_value.items()})
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "tier": self.tier, "description": self.description,
+                "a": self.a_label, "b": self.b_label,
+                "margin": self.margin, "margin_value": json_safe(self.margin_value, "plan.margin_value"),
+                "tolerance": self.tolerance,
+                "tolerance_value": json_safe(None if self.tolerance_value is None else dict(self.tolerance_value),
+                                             "plan.tolerance_value")}
+
+    @classmethod
+    def from_json(cls, d: Mapping) -> Plan:
+        return cls(kind=d["kind"], tier=d["tier"], description=d.get("description"), a_label=d.get("a"),
+                   b_label=d.get("b"), margin=d.get("margin"), tolerance=d.get("tolerance"),
+                   margin_value=d.get("margin_value"), tolerance_value=d.get("tolerance_value"))
+
+
 @dataclass(frozen=True)
 class CheckRecord:
     """One check = one test item. ``outcome`` is pytest's outcome (passed, failed, skipped, xfailed,
     xpassed, error); ``expected`` holds the evidence of an established refutation (xfail strict);
     ``needs`` (not run only) lists each thing to provide on its own, so reports can group by it.
+    ``plan`` says what the check checks (every decided check has one; untestable / not run ones when
+    the test gave one).
     ``executed`` is False for a collected check that never ran in this run (deselected, or the run
     stopped early): the controller adds it with verdict not_run, so no claim is judged on a subset."""
 
@@ -157,6 +234,7 @@ class CheckRecord:
     outcome: str | None = None
     needs: tuple[str, ...] = ()
     executed: bool = True
+    plan: Plan | None = None
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -179,6 +257,7 @@ class CheckRecord:
             "outcome": self.outcome,
             "needs": list(self.needs),
             "executed": bool(self.executed),
+            "plan": None if self.plan is None else self.plan.to_json(),
         }
 
     @classmethod
@@ -191,7 +270,36 @@ class CheckRecord:
         kw["details"] = dict(d.get("details") or {})
         kw["needs"] = tuple(d.get("needs") or ())  # absent in reports written before the field existed
         kw["executed"] = bool(d.get("executed", True))  # likewise
+        kw["plan"] = None if d.get("plan") is None else Plan.from_json(d["plan"])  # likewise
         return cls(**kw)
+
+
+@dataclass(frozen=True)
+class Alternate:
+    """Another wording of a claim's statement and where it comes from (shown "also stated as (source): …")."""
+
+    source: str
+    text: str
+
+    def to_json(self) -> dict:
+        return {"source": self.source, "text": self.text}
+
+    @classmethod
+    def from_json(cls, d: Mapping) -> Alternate:
+        return cls(source=str(d["source"]), text=str(d["text"]))
+
+
+# Reports written before alternates existed held at most one other wording, under this key; it is
+# read back as an alternate whose source is the key's own words (the format, not a vocabulary).
+_LEGACY_ALTERNATE_KEY = "seed_statement"
+
+
+def alternates_json(claim: Mapping) -> list[dict]:
+    """The ``alternates`` of a claim of ``claims.json``, also of a report written before they existed."""
+    if claim.get("alternates"):
+        return [Alternate.from_json(a).to_json() for a in claim["alternates"]]
+    legacy = claim.get(_LEGACY_ALTERNATE_KEY)
+    return [Alternate(_LEGACY_ALTERNATE_KEY.replace("_", " "), str(legacy)).to_json()] if legacy else []
 
 
 @dataclass(frozen=True)
@@ -205,7 +313,7 @@ class ClaimRecord:
     verdict: str
     reason: str
     checks: tuple[CheckRecord, ...] = ()
-    seed_statement: str | None = None
+    alternates: tuple[Alternate, ...] = ()
     notes: Mapping[str, Any] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
@@ -217,7 +325,7 @@ class ClaimRecord:
             "title": self.title,
             "statement": self.statement,
             "source": self.source,
-            "seed_statement": self.seed_statement,
+            "alternates": [a.to_json() for a in self.alternates],
             "notes": json_safe(dict(self.notes), "notes"),
             "verdict": self.verdict,
             "reason": self.reason,
@@ -229,7 +337,8 @@ class ClaimRecord:
     def from_json(cls, d: Mapping) -> ClaimRecord:
         return cls(
             id=d["id"], title=d["title"], statement=d["statement"], source=d["source"],
-            verdict=d["verdict"], reason=d["reason"], seed_statement=d.get("seed_statement"),
+            verdict=d["verdict"], reason=d["reason"],
+            alternates=tuple(Alternate.from_json(a) for a in alternates_json(d)),
             notes=dict(d.get("notes") or {}),
             checks=tuple(CheckRecord.from_json(c) for c in d.get("checks", ())),
         )

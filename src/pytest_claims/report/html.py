@@ -10,8 +10,9 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from ..assemble import partial_headline
-from ..records import LABELS, VERDICTS
+from ..files import write_atomic
+from ..records import LABELS, VERDICTS, alternates_json
+from ..text import describe_plan, partial_headline
 from .plots import claim_svg
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -75,6 +76,7 @@ def build_context(document: Mapping[str, Any]) -> dict[str, Any]:
         svg = claim_svg(claim)
         claims.append({
             "claim": claim,
+            "alternates": alternates_json(claim),  # also from a report written before they existed
             "decided": [c for c in checks if c["verdict"] not in SET_ASIDE],
             "groups": {v: _group_checks([c for c in checks if c["verdict"] == v]) for v in SET_ASIDE},
             "svg": Markup(svg) if svg else None,  # matplotlib escapes every text it writes into the SVG
@@ -111,6 +113,7 @@ def _environment() -> jinja2.Environment:
     env.filters["num"] = fmt_number
     env.filters["signed"] = fmt_signed
     env.filters["label"] = lambda v: LABELS.get(v, v)
+    env.filters["plan"] = lambda check: describe_plan(check.get("plan"))  # absent in older reports
     return env
 
 
@@ -120,8 +123,6 @@ def render_html(document: Mapping[str, Any]) -> str:
 
 def render(json_path: Path | str, html_path: Path | str | None = None) -> Path:
     """Render ``html_path`` (default: index.html beside the JSON) from ``json_path`` alone."""
-    from ..assemble import write_atomic
-
     json_path = Path(json_path)
     html_path = Path(html_path) if html_path is not None else json_path.with_name("index.html")
     document = json.loads(json_path.read_text(encoding="utf-8"))
