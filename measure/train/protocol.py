@@ -113,8 +113,8 @@ def run_one(request: RunRequest, cache: ChunkCache, runtime: Runtime) -> Finetun
         state_path.unlink(missing_ok=True)  # the predictions are cached: the weights are no longer needed
     top1 = result.arrays["top5"][:, 0]
     return FinetuneRun(base_lr=request.base_lr, seed=request.seed, trained_on=request.trained_on,
-                     evaluated_on=request.evaluated_on, correct=top1 == result.arrays["target"], top1=top1,
-                     meta={**result.meta, "cache_entry": result.digest}, from_cache=result.from_cache)
+                       evaluated_on=request.evaluated_on, correct=top1 == result.arrays["target"], top1=top1,
+                       meta={**result.meta, "cache_entry": result.digest}, from_cache=result.from_cache)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -134,10 +134,12 @@ def _worker_order(grid: Sequence[float]) -> list[float]:
 
 @dataclass(frozen=True)
 class FinetuneResult:
+    """The protocol's outcome: the lr sweep on the held-out part and the final run per seed."""
+
     recipe: FinetuneRecipe
     held_out: Mapping[float, float]       # lr -> held-out accuracy (empty: single-value grid)
     best_lr: float
-    finals: tuple[FinetuneRun, ...]         # one per seed, in the order asked
+    finals: tuple[FinetuneRun, ...]       # one per seed, in the order asked
 
     @property
     def correct(self) -> np.ndarray:
