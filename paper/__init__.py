@@ -3,6 +3,7 @@
 Files next to this module (conventions and provenance in README.md):
 
 * ``numbers.csv``            every number of Tables 1, 2, 4, 5, 6 (and a few from the text), one row per cell
+* ``derived.csv``            values the paper implies but does not print, each with how it follows from what it prints
 * ``claims.toml``            the claim catalog read by the ``pytest_claims`` plugin
 * ``seed_discrepancies.csv`` where the seed documents disagree with the paper or with each other
 * ``inconsistencies.csv``    where the paper disagrees with itself
@@ -12,6 +13,7 @@ Pure standard library, so the plugin, fixtures and tests can import it without t
 
 from __future__ import annotations
 
+import ast
 import csv
 import difflib
 import functools
@@ -25,6 +27,7 @@ NUMBERS_CSV = HERE / "numbers.csv"
 CLAIMS_TOML = HERE / "claims.toml"
 SEED_DISCREPANCIES_CSV = HERE / "seed_discrepancies.csv"
 INCONSISTENCIES_CSV = HERE / "inconsistencies.csv"
+DERIVED_CSV = HERE / "derived.csv"
 
 NUMBER_COLUMNS = ("table", "row", "column", "value", "std", "unit", "model", "pretraining", "dataset", "metric", "note")
 
@@ -212,6 +215,127 @@ def inconsistencies(**filters: str) -> list[dict[str, str]]:
     return [dict(r) for r in _inconsistencies() if all(r.get(k) == v for k, v in filters.items())]
 
 
+# ---------------------------------------------------------------- derived.csv: values the text implies
+
+DERIVED_COLUMNS = (*NUMBER_COLUMNS, "derivation", "formula", "inputs")
+
+
+@dataclass(frozen=True)
+class DerivedNumber(PaperNumber):
+    """A value the paper implies but does not print (§3.2's token counts, the midpoint of "2 − 4×").
+
+    It is a ``PaperNumber`` (a claim passes it as ``paper=``) whose table/row/column name where it is
+    implied, plus how: ``derivation`` quotes the sentences it follows from; ``formula`` is arithmetic over
+    ``inputs`` (names bound to printed cells of numbers.csv, as (table, row, column)), or empty where the
+    value follows from a statement rather than from printed numbers.
+    """
+
+    derivation: str
+    formula: str
+    inputs: tuple[tuple[str, tuple[str, str, str]], ...]
+
+    def recompute(self) -> float | None:
+        """``formula`` evaluated on the printed values of ``inputs``; None where there is no formula."""
+        if not self.formula:
+            return None
+        values = {name: number(table=t, row=r, column=c).value for name, (t, r, c) in self.inputs}
+        return evaluate_formula(self.formula, values)
+
+
+_OPERATORS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+              ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a ** b}
+
+
+def evaluate_formula(formula: str, values: dict[str, float]) -> float:
+    """Arithmetic (+ − × / **, parentheses, numbers, names bound in ``values``) — nothing else is evaluated."""
+    def walk(node: ast.AST) -> float:
+        if isinstance(node, ast.Expression):
+            return walk(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            if node.id not in values:
+                raise PaperDataError(f"formula {formula!r} uses {node.id!r}, which its inputs do not bind")
+            return float(values[node.id])
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+            return float(_OPERATORS[type(node.op)](walk(node.left), walk(node.right)))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -walk(node.operand)
+        raise PaperDataError(f"formula {formula!r}: {ast.dump(node)[:60]} is not plain arithmetic")
+
+    try:
+        tree = ast.parse(formula, mode="eval")
+    except SyntaxError as exc:
+        raise PaperDataError(f"formula {formula!r} does not parse: {exc.msg}") from None
+    return walk(tree)
+
+
+def _parse_inputs(text: str, where: str) -> tuple[tuple[str, tuple[str, str, str]], ...]:
+    """``name=table|row|column; name=...`` → ((name, (table, row, column)), ...)."""
+    out = []
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        name, sep, cell = item.partition("=")
+        parts = tuple(part.strip() for part in cell.split("|"))
+        if not sep or not name.strip().isidentifier() or len(parts) != 3:
+            raise PaperDataError(f"{where}: input {item!r} is not name=table|row|column")
+        out.append((name.strip(), parts))
+    return tuple(out)
+
+
+def load_derived(path: Path = DERIVED_CSV) -> tuple[DerivedNumber, ...]:
+    """Parse and check a derived-values file: every input is one printed cell, every formula gives its value."""
+    out = []
+    for line, raw in enumerate(_read_csv(path, DERIVED_COLUMNS), start=2):
+        where = f"{path.name}:{line}"
+        std = raw["std"].strip()
+        n = DerivedNumber(
+            table=raw["table"], row=raw["row"], column=raw["column"], value=_float(raw["value"], "value", where),
+            std=_float(std, "std", where) if std else None, unit=raw["unit"], model=raw["model"],
+            pretraining=raw["pretraining"], dataset=raw["dataset"], metric=raw["metric"], note=raw["note"],
+            derivation=raw["derivation"], formula=raw["formula"].strip(), inputs=_parse_inputs(raw["inputs"], where))
+        if not n.derivation.strip():
+            raise PaperDataError(f"{where}: {n.label} says nothing of how it is derived")
+        if bool(n.formula) != bool(n.inputs):
+            raise PaperDataError(f"{where}: a formula needs the printed cells it reads as inputs, and inputs a formula")
+        try:
+            recomputed = n.recompute()
+        except LookupError as exc:
+            raise PaperDataError(f"{where}: an input of {n.label} is not one printed cell: {exc}") from None
+        if recomputed is not None and not math.isclose(recomputed, n.value, rel_tol=1e-12, abs_tol=1e-12):
+            raise PaperDataError(f"{where}: {n.label} = {n.value:g}, but {n.formula} gives {recomputed:g}")
+        out.append(n)
+    return tuple(out)
+
+
+@functools.cache
+def _all_derived() -> tuple[DerivedNumber, ...]:
+    return load_derived()
+
+
+DERIVED_FIELD_NAMES = tuple(f.name for f in fields(DerivedNumber))
+
+
+def derived_numbers(**filters: object) -> list[DerivedNumber]:
+    """All derived values whose fields equal the filters, in file order (``numbers`` for derived.csv)."""
+    unknown = sorted(set(filters) - set(DERIVED_FIELD_NAMES))
+    if unknown:
+        raise TypeError(f"unknown filter(s) {unknown}; filter on any of {list(DERIVED_FIELD_NAMES)}")
+    return [n for n in _all_derived() if all(getattr(n, k) == v for k, v in filters.items())]
+
+
+def derived(**filters: object) -> DerivedNumber:
+    """Exactly one derived value matching the filters; LookupError listing close matches otherwise."""
+    if not filters:
+        raise TypeError("derived() needs filters, e.g. derived(table='Section 3.2', column='class-token change')")
+    found = derived_numbers(**filters)
+    if len(found) == 1:
+        return found[0]
+    asked = ", ".join(f"{k}={v!r}" for k, v in filters.items())
+    listing = "\n  ".join(_describe(n) for n in (found or _close_matches(filters, _all_derived())))
+    what = f"{len(found)} derived values match" if found else "no derived value matches"
+    raise LookupError(f"{what} {asked} in {DERIVED_CSV}; {'add a filter' if found else 'close matches'}:\n  {listing}")
+
+
 def as_dict(n: PaperNumber) -> dict:
     """JSON-safe dict of a paper number (for records and reports)."""
     return asdict(n)
@@ -219,16 +343,22 @@ def as_dict(n: PaperNumber) -> dict:
 
 __all__ = [
     "DATASETS",
+    "DERIVED_COLUMNS",
     "METRICS",
     "MODELS",
     "PRETRAININGS",
+    "DerivedNumber",
     "PaperDataError",
     "PaperNumber",
     "as_dict",
     "claim",
     "claims",
+    "derived",
+    "derived_numbers",
     "discrepancies",
+    "evaluate_formula",
     "inconsistencies",
+    "load_derived",
     "number",
     "numbers",
 ]
