@@ -7,7 +7,8 @@ import timm
 import torch
 from torch import nn
 
-from measure.models.architectures import ARCHITECTURES, build, count_params, spec, table1_facts
+from measure.models.architectures import ARCHITECTURES, TIMM_REGISTERED, build, count_params, spec
+from measure.studies.table1 import Table1Counts, table1_facts
 
 
 def _shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:
@@ -103,6 +104,36 @@ def test_every_timm_name_is_registered_and_nothing_is_downloaded():
     for s in ARCHITECTURES.values():
         assert s.timm_name is None or s.timm_name in timm.list_models(), s
     assert "ViT-B/16" in ARCHITECTURES and ARCHITECTURES["R200x3"].timm_name is None
+
+
+def test_the_written_down_registrations_are_timms():
+    # TIMM_REGISTERED replaces asking timm at import time: it must say exactly what timm registers of the
+    # paper's ResNets and hybrids, or a model would be hand-built that timm has (or the reverse).
+    candidates = {f"resnetv2_{s.depth}x{s.width}_bit" for s in ARCHITECTURES.values() if s.family == "resnet"}
+    candidates |= {f"vit_{'base' if s.variant == 'B' else 'large'}_r50_s{s.patch}_224"
+                   for s in ARCHITECTURES.values() if s.family == "hybrid"}
+    assert {name for name in candidates if name in timm.list_models()} == TIMM_REGISTERED
+
+
+def test_meta_builds_skip_initialisation_and_cpu_builds_do_not():
+    # On meta there are no values: timm's init is skipped there, and only there.
+    assert build("ViT-B/32").weight_init_mode == "reset"  # timm's record of weight_init="skip"
+    assert build("R50+ViT-B/32").weight_init_mode == "reset"
+    assert build("ViT-B/32", device="cpu", seed=0).weight_init_mode == ""
+    assert float(build("ViT-B/32", device="cpu", seed=0).pos_embed.detach().std()) > 0.01  # trunc_normal(std=0.02) ran
+
+
+def test_table1_counts_are_cached_and_equal_a_fresh_count(tmp_path, monkeypatch):
+    first = Table1Counts(tmp_path).facts("ViT-B/32")
+    assert first == table1_facts("ViT-B/32")
+
+    def no_counting(*args, **kwargs):
+        raise AssertionError("counted again although the count is cached")
+
+    monkeypatch.setattr("measure.studies.table1.table1_facts", no_counting)
+    assert Table1Counts(tmp_path).facts("ViT-B/32") == first
+    with pytest.raises(AssertionError, match="counted again"):
+        Table1Counts(tmp_path).facts("ViT-B/32", img_size=256)  # another resolution is another entry
 
 
 def test_unknown_architecture_lists_close_matches():

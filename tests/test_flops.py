@@ -13,6 +13,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from measure.studies.flops import (
     FLOPS_PER_MULTIPLY_ADD,
+    FlopCounts,
     compute_at_matched_accuracy,
     forward_flops,
     model_forward_flops,
@@ -74,6 +75,27 @@ def test_vit_b16_forward_flops_match_the_closed_form():
     block = 2 * n * d * 3 * d + 2 * n * d * d + 2 * 2 * n * d * 4 * d + 4 * n * n * d
     expected = depth * block + 2 * (n - 1) * 3 * p * p * d
     assert model_forward_flops("ViT-B/16", 224).total == expected
+
+
+def test_flop_counts_are_cached_and_equal_a_fresh_count(tmp_path, monkeypatch):
+    fresh = model_forward_flops("ViT-B/32", 224)
+    first = FlopCounts(tmp_path).forward("ViT-B/32", 224)
+    assert (first.total, first.by_op, first.per_image, first.device) == (fresh.total, fresh.by_op, fresh.per_image, "meta")
+
+    def no_counting(*args, **kwargs):
+        raise AssertionError("counted again although the count is cached")
+
+    monkeypatch.setattr("measure.studies.flops.model_forward_flops", no_counting)
+    again = FlopCounts(tmp_path).forward("ViT-B/32", 224)
+    assert (again.total, again.by_op) == (first.total, first.by_op)
+    with pytest.raises(AssertionError, match="counted again"):
+        FlopCounts(tmp_path).forward("ViT-B/32", 384)  # another resolution is another entry
+
+
+def test_a_changed_architecture_is_another_flop_cache_entry(tmp_path):
+    counts = FlopCounts(tmp_path)
+    assert counts.key("R152x2", 224) != counts.key("R152x4", 224)
+    assert counts.key("R152x2", 224) == FlopCounts(tmp_path / "other").key("R152x2", 224)  # keys name no folder
 
 
 def test_flops_are_per_image():

@@ -3,8 +3,11 @@ convention, and refuses wrong correspondences; the tolerance is the formula it c
 
 from __future__ import annotations
 
+import inspect
+import json
 import math
 import tomllib
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -12,15 +15,11 @@ import torch
 import torch.nn.functional as F
 from timm.layers import resample_abs_pos_embed
 
-from measure.studies.posemb import (
-    PATHS,
-    LowFrequencyField,
-    linear_interpolation_rms_error,
-    relative_rms_error,
-    sample_positions,
-    transfer_resolution,
-)
-from measure.train.finetune import resample_position_embeddings
+from measure.studies.posemb.design import CODE_MODULES, PATHS, ResolutionTransfer, linear_interpolation_rms_error
+from measure.studies.posemb.field import LowFrequencyField, relative_rms_error, sample_positions
+from measure.studies.posemb.study import PosembStudy
+from measure.studies.posemb.transfer import transfer_resolution
+from measure.train.surgery import resample_position_embeddings
 
 OLD, NEW, DIM = 14, 24, 768
 
@@ -163,7 +162,7 @@ def test_relative_rms_error_refuses_mismatched_grids():
 
 def test_both_paths_move_a_checkpoint_to_a_higher_resolution(tmp_path):
     m = transfer_resolution("vit_tiny_patch16_224", 64, 96, tmp_path, seed=0)
-    assert Path(m.checkpoint).suffix == ".safetensors" and Path(m.checkpoint).is_file()
+    assert Path(m.checkpoint).suffix == ".safetensors" and (tmp_path / m.checkpoint).is_file()
     assert m.grid_before == (4, 4) and m.grid_after == (6, 6)
     assert set(m.paths) == {"timm-load", "finetune-tier"}
     for r in m.paths.values():
@@ -196,3 +195,37 @@ def test_a_resampler_that_moves_the_class_token_is_seen(tmp_path):
 
     m = transfer_resolution("vit_tiny_patch16_224", 64, 96, tmp_path, seed=0, resample=blurs_everything)
     assert m.paths["finetune-tier"].cls_max_abs_change > 0
+
+
+def test_the_checkpoint_holds_the_field_a_random_class_token_and_zeros_elsewhere(tmp_path):
+    from safetensors.torch import load_file
+
+    m = transfer_resolution("vit_tiny_patch16_224", 64, 96, tmp_path, seed=0)
+    weights = load_file(str(tmp_path / m.checkpoint))
+    assert torch.equal(weights["pos_embed"][0, 1:], LowFrequencyField.random(192, seed=1).at(4))
+    assert weights["cls_token"].abs().min() > 0 and weights["pos_embed"][0, 0].abs().min() > 0
+    rest = {k: v for k, v in weights.items() if k not in ("pos_embed", "cls_token")}
+    assert rest and all(not v.any() for v in rest.values())  # no value of theirs is measured
+
+
+def test_a_result_survives_its_json_record():
+    m = transfer_resolution("vit_tiny_patch16_224", 64, 96, seed=0)  # no workdir: a temporary folder
+    assert ResolutionTransfer.from_record(json.loads(json.dumps(asdict(m)))) == m
+
+
+def test_a_second_study_reads_the_transfer_from_the_cache(tmp_path, monkeypatch):
+    first = PosembStudy(tmp_path).transfer("vit_tiny_patch16_224", 64, 96, seed=0)
+    assert first == transfer_resolution("vit_tiny_patch16_224", 64, 96, seed=0)
+
+    def no_transfer(*args, **kwargs):
+        raise AssertionError("computed again although the result is cached")
+
+    monkeypatch.setattr("measure.studies.posemb.transfer.transfer_resolution", no_transfer)
+    assert PosembStudy(tmp_path).transfer("vit_tiny_patch16_224", 64, 96, seed=0) == first
+    with pytest.raises(AssertionError, match="computed again"):
+        PosembStudy(tmp_path).transfer("vit_tiny_patch16_224", 64, 96, seed=1)  # another seed, another entry
+
+
+def test_the_cache_key_covers_the_resampler_transfer_resolution_runs():
+    default = inspect.signature(transfer_resolution).parameters["resample"].default
+    assert default is resample_position_embeddings and default.__module__ in CODE_MODULES

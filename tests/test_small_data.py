@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 from itertools import pairwise
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from measure.models import tiny as tiny_models
-from measure.studies import small_data
-from measure.studies.small_data import Recipe, RunSpec, SmallDataStudy, StudyDesign
+from measure.run.cache import ChunkCache
+from measure.studies.small_data import data, pool, training
+from measure.studies.small_data.design import Recipe, RunSpec, StudyDesign
+from measure.studies.small_data.study import SmallDataStudy
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # A few steps only: enough to learn something, cheap enough for the project's own tests.
 QUICK = Recipe(steps_per_sqrt_image=10.0)   # 100 steps at n=100
@@ -19,8 +26,8 @@ TINY = Recipe(steps_per_sqrt_image=2.0)     # ~10 steps at n=20
 
 
 @pytest.fixture(scope="module")
-def split() -> small_data.DigitsSplit:
-    return small_data.digits_split()
+def split() -> data.DigitsSplit:
+    return data.digits_split()
 
 
 def test_split_is_disjoint_complete_and_stratified(split):
@@ -32,8 +39,21 @@ def test_split_is_disjoint_complete_and_stratified(split):
 
 
 def test_split_is_fixed_by_its_seed():
-    assert np.array_equal(small_data.digits_split(500, 0).test_index, small_data.digits_split(500, 0).test_index)
-    assert not np.array_equal(small_data.digits_split(500, 0).test_index, small_data.digits_split(500, 1).test_index)
+    assert np.array_equal(data.digits_split(500, 0).test_index, data.digits_split(500, 0).test_index)
+    assert not np.array_equal(data.digits_split(500, 0).test_index, data.digits_split(500, 1).test_index)
+
+
+def test_the_fingerprinted_file_is_the_one_load_digits_parses(split):
+    # The cache key hashes this file instead of importing scikit-learn: it must be what load_digits reads.
+    import gzip
+
+    from sklearn.datasets import load_digits
+
+    with gzip.open(data.digits_file(), "rt") as fh:
+        table = np.loadtxt(fh, delimiter=",")
+    x, y = load_digits(return_X_y=True)
+    assert np.array_equal(table[:, :-1], x) and np.array_equal(table[:, -1], y)
+    assert split.fingerprint == data.digits_fingerprint()
 
 
 def test_images_are_scaled_to_unit_range(split):
@@ -44,7 +64,7 @@ def test_images_are_scaled_to_unit_range(split):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_subsets_are_nested_class_balanced_and_inside_the_pool(split, seed):
     sizes = [50, 100, 200, 400, split.pool_index.size]
-    subsets = [small_data.training_subset(split, n, seed) for n in sizes]
+    subsets = [data.training_subset(split, n, seed) for n in sizes]
     for smaller, larger in pairwise(subsets):
         assert np.array_equal(larger[: smaller.size], smaller)
     for n, subset in zip(sizes[:-1], subsets[:-1]):
@@ -56,12 +76,12 @@ def test_subsets_are_nested_class_balanced_and_inside_the_pool(split, seed):
 
 
 def test_seeds_draw_different_subsets(split):
-    assert not np.array_equal(small_data.training_subset(split, 50, 0), small_data.training_subset(split, 50, 1))
+    assert not np.array_equal(data.training_subset(split, 50, 0), data.training_subset(split, 50, 1))
 
 
 def test_subset_size_outside_the_pool_is_refused(split):
     with pytest.raises(ValueError, match="pool"):
-        small_data.training_subset(split, split.pool_index.size + 1, 0)
+        data.training_subset(split, split.pool_index.size + 1, 0)
 
 
 def test_the_models_have_comparable_parameters_and_flops():
@@ -95,7 +115,7 @@ def test_steps_grow_with_the_training_size_and_double_with_the_scale():
 @pytest.mark.parametrize("model, floor", [("resnet", 0.5), ("vit", 0.2)])
 def test_a_short_training_run_learns_well_above_chance(model, floor):
     # chance is 10 % on 10 balanced classes; 500 test images make 20 % ~7 standard errors above it.
-    result = small_data.train_run(RunSpec(model, 100, 0, QUICK))
+    result = training.train_run(RunSpec(model, 100, 0, QUICK))
     assert result.correct.shape == (500,)
     assert result.test_accuracy > floor
     assert result.stats["train_curve"]["end"]["train_loss"] < result.stats["train_curve"]["half"]["train_loss"]
@@ -103,7 +123,7 @@ def test_a_short_training_run_learns_well_above_chance(model, floor):
 
 def test_training_is_deterministic():
     spec = RunSpec("vit", 20, 3, TINY)
-    a, b = small_data.train_run(spec), small_data.train_run(spec)
+    a, b = training.train_run(spec), training.train_run(spec)
     assert np.array_equal(a.correct, b.correct)
     assert a.stats["train_curve"] == b.stats["train_curve"]
 
@@ -118,7 +138,7 @@ def test_a_second_study_reads_the_cache_instead_of_training(tmp_path, monkeypatc
     def no_training(spec):
         raise AssertionError(f"{spec} was retrained although it is cached")
 
-    monkeypatch.setattr(small_data, "train_run", no_training)
+    monkeypatch.setattr(training, "train_run", no_training)
     again = SmallDataStudy(TINY_DESIGN, tmp_path, workers=1)
     for model, correct in expected.items():
         assert np.array_equal(again.correctness(model, 20), correct)
@@ -127,8 +147,39 @@ def test_a_second_study_reads_the_cache_instead_of_training(tmp_path, monkeypatc
 
 def test_a_changed_recipe_is_a_different_cache_entry():
     spec = RunSpec("vit", 20, 0, TINY)
-    assert small_data.cache_key(spec) != small_data.cache_key(replace(spec, recipe=replace(TINY, lr=1e-3)))
-    assert small_data.cache_key(spec) != small_data.cache_key(replace(spec, seed=1))
+    assert pool.cache_key(spec) != pool.cache_key(replace(spec, recipe=replace(TINY, lr=1e-3)))
+    assert pool.cache_key(spec) != pool.cache_key(replace(spec, seed=1))
+
+
+def test_model_facts_are_cached_and_equal_a_fresh_count(tmp_path, monkeypatch):
+    study = SmallDataStudy(TINY_DESIGN, tmp_path)
+    assert study.model_facts("vit") == tiny_models.facts("vit")
+    monkeypatch.setattr(tiny_models, "facts", lambda name: pytest.fail("counted again although cached"))
+    assert SmallDataStudy(TINY_DESIGN, tmp_path).model_facts("vit")["params"] == study.model_facts("vit")["params"]
+
+
+def test_a_cached_study_imports_no_torch_sklearn_or_timm(tmp_path):
+    # What a fully cached run of the claim pays: reading the runs must not need the libraries that train them.
+    SmallDataStudy(TINY_DESIGN, tmp_path, workers=1).correctness("vit", 20)
+    code = ("import sys; from measure.studies.small_data.study import SmallDataStudy; "
+            f"from measure.studies.small_data.design import *; design = {TINY_DESIGN!r}; "
+            f"s = SmallDataStudy(design, {str(tmp_path)!r}, workers=1); s.correctness('vit', 20); "
+            "s.correctness('resnet', 20); print(sorted(m for m in ('torch', 'timm', 'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_command_line_prints_the_study(tmp_path):
+    # `python -m measure.studies.small_data` (the convergence check), on a cache the tests filled.
+    study = SmallDataStudy(TINY_DESIGN, tmp_path / "small-data-digits", workers=1)
+    study.correctness("vit", 20)
+    from measure.studies.small_data.__main__ import summary
+
+    rows = summary(study)
+    assert [r["size"] for r in rows] == [20] and set(rows[0]) == {"size", "resnet", "vit"}
+    help_text = subprocess.run([sys.executable, "-m", "measure.studies.small_data", "--help"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout
+    assert "--step-scale" in help_text
 
 
 def test_runs_outside_the_design_are_refused(tmp_path):
@@ -138,28 +189,28 @@ def test_runs_outside_the_design_are_refused(tmp_path):
 
 def test_a_process_pool_trains_exactly_what_one_process_trains(tmp_path):
     specs = TINY_DESIGN.specs()
-    pooled = small_data.ensure_trained(tmp_path / "pool", specs, workers=2)
+    pooled = pool.ensure_trained(tmp_path / "pool", specs, workers=2)
     for spec, result in zip(specs, pooled):
         assert result.spec == spec
-        assert np.array_equal(result.correct, small_data.train_run(spec).correct)
+        assert np.array_equal(result.correct, training.train_run(spec).correct)
 
 
 def test_a_run_claimed_by_another_process_is_skipped_not_trained_twice(tmp_path, monkeypatch):
     from filelock import FileLock
 
     spec = RunSpec("vit", 20, 0, TINY)
-    cache = small_data.ChunkCache(tmp_path)
-    other = FileLock(str(cache.entry_dir(small_data.cache_key(spec))) + ".claim")
-    monkeypatch.setattr(small_data, "train_run", lambda s: pytest.fail("trained a run another process has claimed"))
+    cache = ChunkCache(tmp_path)
+    other = FileLock(str(cache.entry_dir(pool.cache_key(spec))) + ".claim")
+    monkeypatch.setattr(training, "train_run", lambda s: pytest.fail("trained a run another process has claimed"))
     with other:  # as if another pytest-xdist worker were training it
-        assert small_data.load_or_train(tmp_path, spec, wait=False) is None
+        assert pool.load_or_train(tmp_path, spec, wait=False) is None
 
 
 def test_xdist_workers_share_the_cores(monkeypatch):
     monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT", raising=False)
-    alone = small_data.free_cores()
+    alone = pool.free_cores()
     monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", str(alone * 4))
-    assert small_data.free_cores() == 1
+    assert pool.free_cores() == 1
 
 
 def test_underfitted_lists_runs_below_the_training_accuracy_floor(tmp_path):

@@ -1,0 +1,87 @@
+"""Small results of the CPU studies (FLOP counts, Table 1 facts, §3.2 transfers) kept in the suite's cache.
+
+A study's result is a JSON-safe record, stored as the one chunk of a ``measure.run.cache.ChunkCache``
+entry (so it is content-keyed, checksummed, locked across xdist workers and written atomically like every
+other measurement) and keyed by
+
+* the study's inputs (model, resolution, seed, ...);
+* ``source_version`` of the modules that compute it: editing how a number is computed invalidates it;
+* ``library_versions`` of the libraries that compute it (torch's FLOP counter, timm's models).
+
+Both are read without importing anything: a module's source is found by its import name and read as
+a file, a library's version comes from its installed metadata. A fully cached run therefore decides
+its checks without importing torch or timm, which is most of what computing them would cost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from measure.run.cache import ChunkCache
+
+__all__ = ["CachedRecord", "RecordCache", "library_versions", "source_version"]
+
+
+def source_version(*module_names: str) -> str:
+    """Hash of the named modules' source files, found by import name without executing them."""
+    digest = hashlib.sha256()
+    for name in module_names:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.origin or not Path(spec.origin).is_file():
+            raise ModuleNotFoundError(f"no source file for module {name!r}: cannot key its results by code version")
+        digest.update(name.encode() + b"\0" + Path(spec.origin).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def library_versions(*distributions: str) -> dict[str, str]:
+    """Installed version of each distribution (from its metadata; nothing is imported)."""
+    return {name: importlib.metadata.version(name) for name in distributions}
+
+
+@dataclass(frozen=True)
+class CachedRecord:
+    record: Mapping[str, Any]
+    from_cache: bool        # read from disk (or from this process's memory), not computed by this call
+    meta: Mapping[str, Any]  # what the computing run recorded: seconds, when
+
+
+class RecordCache:
+    """JSON records of one study in ``root`` (a folder of the suite's ``--claims-cache``)."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.cache = ChunkCache(root)
+        self._memory: dict[str, CachedRecord] = {}
+
+    @property
+    def root(self) -> Path:
+        return self.cache.root
+
+    def get(self, key: Mapping[str, Any], compute: Callable[[], Mapping[str, Any]]) -> CachedRecord:
+        """The record for ``key``: from this process's memory, else from disk, else ``compute()`` and stored."""
+        name = self.cache.entry_dir(key).name
+        if name in self._memory:
+            hit = self._memory[name]
+            return CachedRecord(hit.record, from_cache=True, meta=hit.meta)
+        seconds: list[float] = []
+
+        def compute_chunk(_chunk: int) -> dict[str, np.ndarray]:
+            started = time.perf_counter()
+            text = json.dumps(compute(), sort_keys=True, allow_nan=False)
+            seconds.append(round(time.perf_counter() - started, 3))
+            return {"record": np.frombuffer(text.encode("utf-8"), dtype=np.uint8)}
+
+        entry = self.cache.get_or_compute(key, 1, compute_chunk, meta=lambda: {"seconds": seconds[0]})
+        record = json.loads(entry.arrays["record"].tobytes().decode("utf-8"))
+        result = CachedRecord(record, from_cache=entry.from_cache, meta=dict(entry.meta))
+        self._memory[name] = result
+        return result
