@@ -35,8 +35,8 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from measure.models import tiny as tiny_models
-from measure.studies.small_data import STUDY, SmallDataStudy
+from measure.studies.small_data.design import STUDY
+from measure.studies.small_data.study import SmallDataStudy
 
 pytestmark = pytest.mark.claim("small-data-inductive-bias")
 
@@ -47,7 +47,7 @@ LABELS = {CNN: "ResNet-style CNN", VIT: "ViT (patch 2)"}
 # is not judged (10 classes, training sets of 50–1297 images: a converged run fits all of them).
 MIN_TRAIN_ACCURACY = 0.99
 CONVERGENCE_NEED = ("small-data runs that reach ≥ 99 % training accuracy: raise Recipe.steps_per_sqrt_image "
-                    "in measure/studies/small_data.py")
+                    "in measure/studies/small_data/design.py")
 
 
 def _per_model(study: SmallDataStudy, size: int) -> dict:
@@ -75,7 +75,7 @@ def _common_details(study: SmallDataStudy) -> dict:
         "dataset": f"sklearn digits 8×8, {study.design.test_size} stratified test images (split seed "
                    f"{study.design.split_seed}), nested class-balanced training subsets",
         "seeds": list(study.design.seeds),
-        "models": {m: tiny_models.facts(m) for m in (CNN, VIT)},
+        "models": {m: study.model_facts(m) for m in (CNN, VIT)},
         "recipe": asdict(study.design.recipe),
         "min_train_accuracy": MIN_TRAIN_ACCURACY,
     }

@@ -7,7 +7,8 @@ random weights on the meta device at the pre-training resolution, 224 px (Append
 Parameters: Table 1 does not say whether a classification head is included, so the measurement is
 the interval [no head, with a 1000-class ImageNet head]; position embeddings for 224 px (197 tokens
 for /16, 257 for /14) are included, no pre-logits layer. A printed "86M" is matched within the
-rounding tolerance ``params_rounding``.
+rounding tolerance ``params_rounding``. The counts come from the ``table1_counts`` fixture
+(``measure.studies.table1``): counted once, then read from ``--claims-cache``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from __future__ import annotations
 import pytest
 
 import paper
-from measure.models.architectures import spec, table1_facts
+from measure.models.architectures import spec
+from measure.studies.table1 import Table1Counts
 from pytest_claims import Measurement
 
 pytestmark = pytest.mark.claim("table1-variants")
@@ -49,10 +51,10 @@ def _cases() -> list:
 
 
 @pytest.mark.parametrize("printed", _cases())
-def test_table1(claim_check, printed: paper.PaperNumber) -> None:
+def test_table1(claim_check, table1_counts: Table1Counts, printed: paper.PaperNumber) -> None:
     model = COUNTED_MODEL[printed.row]
     resolution = int(paper.number(table="Appendix B.1", column="pre-training resolution").value)
-    facts = table1_facts(model, img_size=resolution)
+    facts = table1_counts.facts(model, img_size=resolution)
     how = f"{spec(model).built_as}, {facts.counted}"
     if printed.metric == "params":
         if printed.unit not in UNIT_SCALE:

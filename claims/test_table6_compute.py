@@ -13,7 +13,9 @@ frontier is interpolated in log-compute, and the ResNet/ViT compute ratio is rea
 both frontiers reach. The geometric mean of those ratios is judged as a point value against the
 printed "approximately 2 − 4×" (midpoint 3 ± 1, tolerance ``compute_factor_band``); the ratios' range
 and the other choices of datasets are reported in ``measured.extra``, not judged (a wider spread must
-not make the check easier to pass).
+not make the check easier to pass). The printed range's midpoint is a derived value with its
+provenance (``paper/derived.csv``). FLOP counts come from the ``flop_counts`` fixture
+(``measure.studies.flops.FlopCounts``): counted once, then read from ``--claims-cache``.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from measure.studies.flops import (
     FLOPS_PER_MULTIPLY_ADD,
     FORWARD_BACKWARD_FACTOR,
     FlopCount,
+    FlopCounts,
     compute_at_matched_accuracy,
-    model_forward_flops,
     pretraining_exaflops,
 )
 from pytest_claims import Measurement
@@ -67,11 +69,11 @@ def _exaflops_rows() -> list:
     return [pytest.param(n, id=_row_id(n)) for n in rows]
 
 
-def measured_exaflops(model: str, table6_row: str) -> tuple[float, dict, FlopCount]:
+def measured_exaflops(flops: FlopCounts, model: str, table6_row: str) -> tuple[float, dict, FlopCount]:
     """Pre-training exaFLOPs of one Table 6 row from our FLOP count and the paper's inputs."""
     epochs = paper.number(table="Table 6", row=table6_row, column="Epochs").value
     images, resolution = _jft_images(), _pretrain_resolution()
-    count = model_forward_flops(model, resolution)
+    count = flops.forward(model, resolution)
     exa = pretraining_exaflops(count.per_image, epochs, images)
     inputs = {"forward_gflops_per_image": count.per_image / 1e9, "attention_gflops_per_image": count.attention / 1e9,
               "by_op_gflops": {k: v / 1e9 for k, v in sorted(count.by_op.items())}, "epochs": epochs,
@@ -82,9 +84,9 @@ def measured_exaflops(model: str, table6_row: str) -> tuple[float, dict, FlopCou
 
 @pytest.mark.claim("table6-compute")
 @pytest.mark.parametrize("printed", _exaflops_rows())
-def test_table6_exaflops(claim_check, printed: paper.PaperNumber) -> None:
+def test_table6_exaflops(claim_check, flop_counts: FlopCounts, printed: paper.PaperNumber) -> None:
     # A Table 6 model without a builder is a defect of measure/models/architectures.py: spec() raises and the check errors.
-    exa, inputs, count = measured_exaflops(printed.model, printed.row)
+    exa, inputs, count = measured_exaflops(flop_counts, printed.model, printed.row)
     method = (f"{spec(printed.model).built_as}; {count.describe()}; × {FORWARD_BACKWARD_FACTOR} (forward + backward) "
               f"× {inputs['epochs']:g} epochs × {inputs['images']:.3g} JFT-300M images (Section 4.1) / 1e18")
     claim_check.value(measured=Measurement(value=exa, method=method, extra=inputs), paper=printed,
@@ -99,7 +101,7 @@ def _family(model: str) -> str | None:
     return None  # hybrids are not part of the ViT-vs-ResNet statement
 
 
-def _points(datasets: tuple[str, ...]) -> dict[str, list[tuple[float, float, str]]]:
+def _points(flops: FlopCounts, datasets: tuple[str, ...]) -> dict[str, list[tuple[float, float, str]]]:
     """(measured exaFLOPs, mean printed accuracy over ``datasets``, row) per family."""
     out: dict[str, list[tuple[float, float, str]]] = {"vit": [], "resnet": []}
     for n in paper.numbers(table="Table 6", metric="exaflops"):
@@ -107,32 +109,26 @@ def _points(datasets: tuple[str, ...]) -> dict[str, list[tuple[float, float, str
         if family is None:
             continue
         accs = [paper.number(table="Table 6", row=n.row, dataset=d, metric="top1").value for d in datasets]
-        out[family].append((measured_exaflops(n.model, n.row)[0], sum(accs) / len(accs), n.row))
+        out[family].append((measured_exaflops(flops, n.model, n.row)[0], sum(accs) / len(accs), n.row))
     return out
 
 
-def _ratio(datasets: tuple[str, ...]):
-    pts = _points(datasets)
+def _ratio(flops: FlopCounts, datasets: tuple[str, ...]):
+    pts = _points(flops, datasets)
     return compute_at_matched_accuracy([(c, a) for c, a, _ in pts["vit"]], [(c, a) for c, a, _ in pts["resnet"]]), pts
 
 
 @pytest.mark.claim("compute-efficiency")
-def test_vit_less_compute_than_resnet_at_same_performance(claim_check) -> None:
-    low = paper.number(table="Section 4.4", column="compute factor (low)")
-    high = paper.number(table="Section 4.4", column="compute factor (high)")
+def test_vit_less_compute_than_resnet_at_same_performance(claim_check, flop_counts: FlopCounts) -> None:
     # The printed range "2 − 4×" is judged as its midpoint ± half its width (tolerance compute_factor_band).
-    printed = paper.PaperNumber(
-        table=low.table, row=low.row, column=f"compute factor ({low.value:g}–{high.value:g}, midpoint)",
-        value=(low.value + high.value) / 2, std=None, unit=low.unit, model="", pretraining=low.pretraining,
-        dataset="", metric="", note=f"midpoint of the printed range; {low.note}",
-    )
-    matched, pts = _ratio(AVERAGE_5)
+    printed = paper.derived(table="Section 4.4", column="compute factor (2–4, midpoint)")
+    matched, pts = _ratio(flop_counts, AVERAGE_5)
     per_dataset = {}
     # The five of "Average-5" are not named: every other choice of five, all six, and each dataset alone.
     choices = [(f"average_5_without_{d}", tuple(x for x in ALL_6 if x != d)) for d in ALL_6 if d != "imagenet_real"]
     for name, datasets in choices + [("average_6", ALL_6)] + [(d, (d,)) for d in ALL_6]:
         try:
-            m, _ = _ratio(datasets)
+            m, _ = _ratio(flop_counts, datasets)
             per_dataset[name] = {"low": m.low, "high": m.high, "geometric_mean": m.geometric_mean}
         except ValueError as exc:  # frontiers that do not overlap in accuracy have no matched point
             per_dataset[name] = {"error": str(exc)}
