@@ -49,7 +49,7 @@ def _timm_load(old: torch.Tensor) -> torch.Tensor:
 
 
 class _GridOnly(torch.nn.Module):
-    """Just what measure.train.finetune.resample_position_embeddings touches: pos_embed + patch_embed."""
+    """Just what measure.train.surgery.resample_position_embeddings touches: pos_embed + patch_embed."""
 
     def __init__(self, old: torch.Tensor) -> None:
         super().__init__()
