@@ -15,6 +15,7 @@ its checks without importing torch or timm, which is most of what computing them
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -43,9 +44,14 @@ def source_version(*module_names: str) -> str:
     return digest.hexdigest()[:16]
 
 
+@functools.cache
+def _installed_version(distribution: str) -> str:
+    return importlib.metadata.version(distribution)  # a scan of site-packages: once per process is enough
+
+
 def library_versions(*distributions: str) -> dict[str, str]:
     """Installed version of each distribution (from its metadata; nothing is imported)."""
-    return {name: importlib.metadata.version(name) for name in distributions}
+    return {name: _installed_version(name) for name in distributions}
 
 
 @dataclass(frozen=True)
