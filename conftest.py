@@ -6,5 +6,4 @@ this file only adds what is specific to this paper's suite.
 
 from __future__ import annotations
 
-pytest_plugins = ["fixtures.environment", "fixtures.options", "fixtures.dataset_fixtures", "fixtures.checkpoint_fixtures", "fixtures.tier_fixtures",
-                  "fixtures.finetune_fixtures", "fixtures.studies"]
+pytest_plugins = ["fixtures.environment", "fixtures.options", "fixtures.measurement", "fixtures.studies"]

@@ -12,14 +12,16 @@ from __future__ import annotations
 import pytest
 
 import paper
-from fixtures.tier_fixtures import Model
-from measure.tiers.runner import FINETUNE_DATASETS, PROBE_DATASETS, PROBE_METHODS, accuracy_measurement
+from claims.cases import EVAL_DATASETS, FINETUNE_DATASETS, PROBE_CASES, PROBE_IDS
+from claims.decide import compare, value_after_finetuning
+from measure.tiers.models import Model
+from pytest_claims import Plan
 
 pytestmark = pytest.mark.claim("claim1-vit-vs-sota")
 
 VIT = Model("ViT-L/16", "imagenet21k")
 BIT = Model("R152x4", "imagenet21k")
-PROBE_CASES = sorted((dataset, method) for dataset in PROBE_DATASETS for method in PROBE_METHODS)
+COMPARABLE = "comparable_accuracy"
 TABLE2 = sorted((n for n in paper.numbers(table="Table 2", metric="top1") if n.pretraining),
                 key=lambda n: (n.dataset, n.pretraining, n.model))
 # The ImageNet-21k column is a claim of its own (table2-i21k); JFT-300M cells (Ours-JFT, BiT-L) are listed,
@@ -33,43 +35,40 @@ def _id(n: paper.PaperNumber) -> str:
     return f"{n.dataset}-{n.model}-{n.pretraining}".replace("/", "").lower()
 
 
-@pytest.mark.parametrize("dataset,method", PROBE_CASES, ids=[f"{d}-{m}" for d, m in PROBE_CASES])
+@pytest.mark.parametrize("dataset,method", PROBE_CASES, ids=PROBE_IDS)
 def test_vit_l16_i21k_better_or_comparable_to_bit_m_r152x4_probe(claim_check, evidence, dataset, method):
     """Frozen ImageNet-21k features of ViT-L/16 read out linearly (few-shot §4.1 / full probe) are at
     least as accurate as BiT-M R152x4's, up to the `comparable_accuracy` margin."""
-    vit, bit = evidence.measure(claim_check, "probe", [VIT, BIT], dataset, method)
-    claim_check.ordering(vit.correct, bit.correct, tier=evidence.tier(vit, bit), margin="comparable_accuracy",
-                         a_label=evidence.label(VIT, vit), b_label=evidence.label(BIT, bit),
-                         details=evidence.details(vit, bit))
+    compare(claim_check, evidence, "probe", VIT, BIT, dataset, method=method, margin=COMPARABLE)
 
 
-@pytest.mark.parametrize("dataset", sorted(FINETUNE_DATASETS))
+@pytest.mark.parametrize("dataset", FINETUNE_DATASETS)
 def test_vit_l16_i21k_better_or_comparable_to_bit_m_r152x4_finetune(claim_check, evidence, dataset):
     """Both ImageNet-21k checkpoints fine-tuned with the paper's recipe (App. B.1.1; BiT without the
     paper's extra BiT-HyperRule run, see docs/FINETUNE.md); the tier label says if it was shortened."""
-    vit, bit = evidence.measure(claim_check, "finetune", [VIT, BIT], dataset)
-    claim_check.ordering(vit.correct, bit.correct, tier=vit.metadata["tier_label"], margin="comparable_accuracy",
-                         a_label=evidence.label(VIT, vit), b_label=evidence.label(BIT, bit),
-                         details=evidence.details(vit, bit), cannot_refute=evidence.cannot_refute(vit, bit))
+    compare(claim_check, evidence, "finetune", VIT, BIT, dataset, margin=COMPARABLE)
 
 
-@pytest.mark.parametrize("dataset", ["imagenet", "imagenet_real"])
+@pytest.mark.parametrize("dataset", EVAL_DATASETS)
 def test_vit_l16_i21k_better_or_comparable_to_bit_m_r152x4_imagenet(claim_check, evidence, dataset):
     """The authors' ImageNet fine-tunes of both ImageNet-21k models, evaluated as published."""
     vit_ft, bit_ft = Model("ViT-L/16", "imagenet21k", "imagenet"), Model("R152x4", "imagenet21k", "imagenet")
-    vit, bit = evidence.measure(claim_check, "eval", [vit_ft, bit_ft], dataset)
-    claim_check.ordering(vit.correct, bit.correct, tier="eval", margin="comparable_accuracy",
-                         a_label=evidence.label(vit_ft, vit), b_label=evidence.label(bit_ft, bit),
-                         details=evidence.details(vit, bit))
+    compare(claim_check, evidence, "eval", vit_ft, bit_ft, dataset, margin=COMPARABLE)
+
+
+JFT_PLAN_TIER = "pre-training on JFT-300M (private) and the paper's fine-tuning"
 
 
 @pytest.mark.parametrize("dataset", sorted({n.dataset for n in TABLE2}))
 def test_vit_l16_jft_outperforms_bit_l(claim_check, dataset):
     """§4.2: "The smaller ViT-L/16 model pre-trained on JFT-300M outperforms BiT-L (which is
     pre-trained on the same dataset) on all tasks" — both models exist only on JFT-300M."""
-    claim_check.untestable("JFT-300M is private and neither ViT-L/16 (JFT) nor BiT-L (ResNet152x4, JFT) "
-                           "was released", paper=paper.number(table="Table 2", dataset=dataset,
-                                                              column="Ours-JFT (ViT-L/16)", metric="top1"))
+    claim_check.untestable(
+        "JFT-300M is private and neither ViT-L/16 (JFT) nor BiT-L (ResNet152x4, JFT) was released",
+        paper=paper.number(table="Table 2", dataset=dataset, column="Ours-JFT (ViT-L/16)", metric="top1"),
+        plan=Plan(kind="ordering", tier=JFT_PLAN_TIER, a_label="ViT-L/16 JFT", b_label="BiT-L (R152x4) JFT",
+                  description=f"ViT-L/16 (JFT-300M) better than BiT-L (JFT-300M) on {dataset}, fine-tuned as in "
+                              f"Table 2"))
 
 
 @pytest.mark.claim("table2-i21k")
@@ -77,23 +76,24 @@ def test_vit_l16_jft_outperforms_bit_l(claim_check, dataset):
 def test_table2_i21k_value(claim_check, evidence, number):
     """Each cell of Table 2's ImageNet-21k column: the small datasets need the paper's fine-tuning.
     Every path records exactly one check (value returns when verified: nothing may follow it)."""
+    model = Model(number.model, "imagenet21k")
     if number.dataset in ("imagenet", "imagenet_real"):
         claim_check.untestable(
             "no public checkpoint corresponds: Table 2's ImageNet cells are ViT-L/16 fine-tuned at 512 px "
             "with Polyak averaging 0.9999 (§4.1), and no such fine-tune was released (the published "
             "ImageNet-21k → ImageNet fine-tunes are at 224 and 384 px; the 384-px ones are Table 5's setting, "
-            "checked under claim 2)", paper=number)
+            "checked under claim 2)", paper=number,
+            plan=Plan(kind="value", tier="ViT-L/16 I21k fine-tuned on ImageNet at 512 px with Polyak averaging",
+                      tolerance="accuracy", description=f"{model.label} top-1 on {number.dataset} against "
+                                                        f"{number.label}"))
     elif number.dataset in FINETUNE_DATASETS:
-        evidence.paper_recipe_or_not_run(claim_check, number.dataset, number)
-        model = Model(number.model, "imagenet21k")
-        (result,) = evidence.measure(claim_check, "finetune", [model], number.dataset)
-        # Table 2 prints the mean ± std of 3 fine-tuning runs: judged on the seeds' mean (accuracy_measurement).
-        claim_check.value(measured=accuracy_measurement(result), paper=number, tolerance="accuracy",
-                          tier=result.metadata["tier_label"], details={"checkpoint": result.metadata["checkpoint"],
-                                                                       "seeds": result.metadata.get("seeds")})
+        value_after_finetuning(claim_check, evidence, model, number)
     else:
         claim_check.not_run(f"{number.row}: fine-tuning on the 19 VTAB-1k tasks is not implemented in this suite",
-                            paper=number)
+                            paper=number,
+                            plan=Plan(kind="value", tier="finetune on the 19 VTAB-1k tasks (not implemented)",
+                                      tolerance="accuracy",
+                                      description=f"{model.label} mean VTAB-1k accuracy against {number.label}"))
 
 
 TPU_CORE_DAYS = paper.number(table="Table 2", row="TPUv3-core-days", column="Ours-I21k (ViT-L/16)")
@@ -114,4 +114,6 @@ def test_table2_i21k_tpu_core_days(claim_check):
         "pre-training code, and a TPUv3-core-day count can only be measured on TPUv3 hardware (possible in "
         "principle: ImageNet-21k and the authors' big_vision pre-training configs are public)",
         paper=TPU_CORE_DAYS,
-        needs=[TPU_NEED])
+        needs=[TPU_NEED],
+        plan=Plan(kind="value", tier="pre-training ViT-L/16 on ImageNet-21k on TPUv3",
+                  description="TPUv3-core-days of the ImageNet-21k pre-training of ViT-L/16"))

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.tier_fixtures import Model
-from measure.tiers.runner import FINETUNE_DATASETS, PROBE_DATASETS, PROBE_METHODS
+from claims.cases import EVAL_DATASETS, FINETUNE_DATASETS, PROBE_CASES
+from claims.decide import compare
+from measure.tiers.models import Model
 
 pytestmark = pytest.mark.claim("claim3-hybrids")
 
@@ -34,42 +35,33 @@ HYBRID_FT = Model("R50+ViT-B/16", "imagenet21k", "imagenet", resolution=384)
 RIVALS_FT = {"vit_b16": Model("ViT-B/16", "imagenet21k", "imagenet", resolution=384),
              "bit_m_r50x1": Model("R50x1", "imagenet21k", "imagenet")}
 LARGE_PAIRS = {"vit_l32": ("ViT-L/32", "R50+ViT-L/32"), "vit_l16": ("ViT-L/16", "R50+ViT-L/16")}
-PROBE_CASES = sorted((rival, dataset, method) for rival in RIVALS for dataset in PROBE_DATASETS
-                     for method in PROBE_METHODS)
+COMPARABLE = "comparable_accuracy"
+PROBE_RIVAL_CASES = sorted((rival, dataset, method) for rival in RIVALS for dataset, method in PROBE_CASES)
 AUGREG_BIAS = ("the public R50+ViT-L/32 (ImageNet-21k) is an AugReg run (Steiner et al. 2021: stronger augmentation "
                "and regularisation, longer training than the paper's ImageNet-21k models, which improves transfer), "
                "so it is likely stronger than the paper's hybrid. That favours the hybrid, against \"the gap "
                "vanishes\": a verification holds a fortiori, a refutation says nothing about the paper's hybrid")
 
 
-@pytest.mark.parametrize("rival,dataset,method", PROBE_CASES,
-                         ids=[f"r50_vit_b16>{r}-{d}-{m}" for r, d, m in PROBE_CASES])
+@pytest.mark.parametrize("rival,dataset,method", PROBE_RIVAL_CASES,
+                         ids=[f"r50_vit_b16>{r}-{d}-{m}" for r, d, m in PROBE_RIVAL_CASES])
 def test_small_hybrid_outperforms_probe(claim_check, evidence, rival, dataset, method):
     """R50+ViT-B/16 (ImageNet-21k) frozen features beat those of ViT-B/16 / BiT-M R50x1 (§4.4: hybrids
     "slightly outperform ViT at small computational budgets"; vs ResNets: Fig. 5 and the seeds)."""
-    other = RIVALS[rival]
-    a, b = evidence.measure(claim_check, "probe", [HYBRID, other], dataset, method)
-    claim_check.ordering(a.correct, b.correct, tier=evidence.tier(a, b), margin=None,
-                         a_label=evidence.label(HYBRID, a), b_label=evidence.label(other, b),
-                         details=evidence.details(a, b))
+    compare(claim_check, evidence, "probe", HYBRID, RIVALS[rival], dataset, method=method)
 
 
-EVAL_CASES = sorted((rival, dataset) for rival in RIVALS_FT for dataset in ("imagenet", "imagenet_real"))
+EVAL_CASES = sorted((rival, dataset) for rival in RIVALS_FT for dataset in EVAL_DATASETS)
 
 
 @pytest.mark.parametrize("rival,dataset", EVAL_CASES, ids=[f"r50_vit_b16>{r}-{d}" for r, d in EVAL_CASES])
 def test_small_hybrid_outperforms_imagenet(claim_check, evidence, rival, dataset):
     """The authors' ImageNet fine-tunes: hybrid and ViT-B/16 at 384 px (vit_jax), BiT-M R50x1 at the
     BiT authors' 448 px — each at its published resolution."""
-    other = RIVALS_FT[rival]
-    a, b = evidence.measure(claim_check, "eval", [HYBRID_FT, other], dataset)
-    claim_check.ordering(a.correct, b.correct, tier="eval", margin=None,
-                         a_label=evidence.label(HYBRID_FT, a), b_label=evidence.label(other, b),
-                         details=evidence.details(a, b))
+    compare(claim_check, evidence, "eval", HYBRID_FT, RIVALS_FT[rival], dataset)
 
 
-LARGE_CASES = sorted((pair, dataset, method) for pair in LARGE_PAIRS for dataset in PROBE_DATASETS
-                     for method in PROBE_METHODS)
+LARGE_CASES = sorted((pair, dataset, method) for pair in LARGE_PAIRS for dataset, method in PROBE_CASES)
 
 
 @pytest.mark.parametrize("pair,dataset,method", LARGE_CASES, ids=[f"{p}-{d}-{m}" for p, d, m in LARGE_CASES])
@@ -78,12 +70,8 @@ def test_gap_vanishes_for_larger_models(claim_check, evidence, pair, dataset, me
     the hybrid of the same size (non-inferiority). The public R50+ViT-L/32 is an AugReg substitute
     (recorded in the checkpoint provenance); no public R50+ViT-L/16 exists."""
     vit_name, hybrid_name = LARGE_PAIRS[pair]
-    vit, hybrid = Model(vit_name, "imagenet21k"), Model(hybrid_name, "imagenet21k")
-    a, b = evidence.measure(claim_check, "probe", [vit, hybrid], dataset, method)
-    claim_check.ordering(a.correct, b.correct, tier=evidence.tier(a, b), margin="comparable_accuracy",
-                         a_label=evidence.label(vit, a), b_label=evidence.label(hybrid, b),
-                         details=evidence.details(a, b),
-                         cannot_refute=evidence.cannot_refute(a, b, biased=b, bias=AUGREG_BIAS))
+    compare(claim_check, evidence, "probe", Model(vit_name, "imagenet21k"), Model(hybrid_name, "imagenet21k"),
+            dataset, method=method, margin=COMPARABLE, bias=AUGREG_BIAS)
 
 
 FT_CASES = sorted([(f"r50_vit_b16>{rival}", dataset) for rival in RIVALS for dataset in FINETUNE_DATASETS]
@@ -94,15 +82,9 @@ FT_CASES = sorted([(f"r50_vit_b16>{rival}", dataset) for rival in RIVALS for dat
 def test_hybrid_orderings_after_finetuning(claim_check, evidence, case, dataset):
     """The two orderings above with every model fine-tuned by the paper's recipe (App. B.1.1: "For
     fine-tuning ResNets and hybrid models we use the exact same setup"); labelled with the recipe used."""
-    if ">=" in case:  # the gap vanishes: large ViT better than or comparable to the same-size hybrid
+    if ">=" in case:  # the gap vanishes: large ViT better than or comparable to the same-size hybrid (B: AugReg)
         vit_name, hybrid_name = LARGE_PAIRS[case.split(">=")[0]]
-        first, second, margin = Model(vit_name, "imagenet21k"), Model(hybrid_name, "imagenet21k"), "comparable_accuracy"
+        compare(claim_check, evidence, "finetune", Model(vit_name, "imagenet21k"), Model(hybrid_name, "imagenet21k"),
+                dataset, margin=COMPARABLE, bias=AUGREG_BIAS)
     else:  # the small hybrid outperforms ViT-B/16 / BiT-M R50x1
-        first, second, margin = HYBRID, RIVALS[case.split(">")[1]], None
-    a, b = evidence.measure(claim_check, "finetune", [first, second], dataset)
-    # the same-size hybrid (B) of "the gap vanishes" is the AugReg substitute; a shortened recipe never refutes
-    biased = b if ">=" in case else None
-    claim_check.ordering(a.correct, b.correct, tier=a.metadata["tier_label"], margin=margin,
-                         a_label=evidence.label(first, a), b_label=evidence.label(second, b),
-                         details=evidence.details(a, b),
-                         cannot_refute=evidence.cannot_refute(a, b, biased=biased, bias=AUGREG_BIAS))
+        compare(claim_check, evidence, "finetune", HYBRID, RIVALS[case.split(">")[1]], dataset)

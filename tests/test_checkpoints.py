@@ -22,10 +22,10 @@ import timm
 import timm.models
 import torch
 
-from fixtures.checkpoint_fixtures import CheckpointLoader, parse_checkpoint_overrides
+from fixtures.measurement import parse_checkpoint_overrides
 from measure.errors import Missing, Unreleased
 from measure.models.hub import HubAccess
-from measure.models.loaders import load_model
+from measure.models.loaders import CheckpointLoader, load_model
 from measure.models.pins import pinned_version
 from measure.models.registry import PRETRAININGS, CheckpointSpec, by_key, find, registry
 from tests.fake_checkpoints import (

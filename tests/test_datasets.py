@@ -16,11 +16,9 @@ from torch.utils.data import Subset
 from torchvision import datasets as tvd
 from torchvision import transforms as T
 
-from fixtures.dataset_fixtures import DatasetOpener
-from fixtures.options import SuiteOptions
 from measure.data.catalog import DATASETS, REAL_SCORED_IMAGES, held_out_fraction, is_complete
 from measure.data.imagenet import imagenet_wnids, load_real_labels, real_correct, real_labels
-from measure.data.opening import DatasetCorrupt, dataset_labels, loader_class, open_dataset
+from measure.data.opening import DatasetCorrupt, DatasetOpener, dataset_labels, loader_class, open_dataset
 from measure.data.paths import DataPaths
 from measure.data.splits import held_out_split
 from measure.data.transforms import make_eval_transform
@@ -340,7 +338,6 @@ def test_importing_the_data_catalog_and_opener_imports_no_torch(module: str) -> 
 
 # --- the pytest fixture --------------------------------------------------------------------------
 def test_dataset_opener_fixture_uses_the_suite_options(dataset_opener, suite_options, trusted) -> None:
-    assert isinstance(dataset_opener, DatasetOpener) and dataset_opener.options is suite_options
-    opener = DatasetOpener(SuiteOptions(data_root=trusted["pets"].root, imagenet_root=None, download=False,
-                                        tiers=("eval", "probe"), cache_root=trusted["pets"].root / ".cache"))
+    assert isinstance(dataset_opener, DatasetOpener) and dataset_opener.paths == suite_options.data_paths
+    opener = DatasetOpener(DataPaths(data_root=trusted["pets"].root, imagenet_root=None, download=False))
     assert dataset_labels(opener("pets", "test")).tolist() == trusted["pets"].labels["test"]

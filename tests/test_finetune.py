@@ -20,12 +20,12 @@ from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 from torch.utils.data import Dataset, Subset
 
-from fixtures.checkpoint_fixtures import CheckpointLoader
-from fixtures.dataset_fixtures import DatasetOpener
-from fixtures.options import SuiteOptions
 from measure.data import catalog as ds_mod
+from measure.data.opening import DatasetOpener
+from measure.data.paths import DataPaths
 from measure.data.splits import held_out_split
 from measure.models.hub import HubAccess
+from measure.models.loaders import CheckpointLoader
 from measure.models.registry import CheckpointSpec
 from measure.run import inference as evaluate
 from measure.run.cache import ChunkCache
@@ -332,11 +332,10 @@ def tier_session(world, cache: str, on_step=None) -> TierRunner:
     runtime = Runtime(device=torch.device("cpu"), num_workers=0, checkpoint_every=1, progress=False,
                          eval_batch_size=8, on_step=on_step)
     settings = FinetuneSettings(seeds=(0,), steps=STEPS, batch=4, resolution=32, runtime=runtime)
-    options = SuiteOptions(data_root=world / "data", imagenet_root=None, download=False, tiers=("finetune",),
-                           cache_root=world / cache)
+    paths = DataPaths(data_root=world / "data", imagenet_root=None, download=False)
     loader = CheckpointLoader(HubAccess(offline=True, cache_dir=world / "hf"))
     return TierRunner(tiers=("finetune",), load=lambda spec, n: loader(spec, num_classes=n),
-                      open_dataset=DatasetOpener(options), cache=ChunkCache(world / cache),
+                      open_dataset=DatasetOpener(paths), cache=ChunkCache(world / cache),
                       device=torch.device("cpu"), batch_size=8, num_workers=0, finetune=settings)
 
 

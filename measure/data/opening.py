@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,11 +25,22 @@ from measure.errors import Missing
 if TYPE_CHECKING:
     from torch.utils.data import Dataset
 
-__all__ = ["DatasetCorrupt", "dataset_labels", "loader_class", "open_dataset"]
+__all__ = ["DatasetCorrupt", "DatasetOpener", "dataset_labels", "loader_class", "open_dataset"]
 
 
 class DatasetCorrupt(Missing):
     """Files are there but fail torchvision's md5 check: a not-run reason, never a silent result."""
+
+
+@dataclass(frozen=True)
+class DatasetOpener:
+    """``opener(name, split, transform)`` → torch Dataset from the folders `paths` names, or raises
+    Missing with what to provide."""
+
+    paths: DataPaths
+
+    def __call__(self, name: str, split: str, transform: Callable | None = None) -> Dataset:
+        return open_dataset(name, split, self.paths, transform)
 
 
 def open_dataset(name: str, split: str, paths: DataPaths, transform: Callable | None = None) -> Dataset:

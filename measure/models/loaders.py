@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ HF_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 HF_OPTIONAL_FILES = ("preprocessor_config.json",)
 _PIL_RESAMPLE = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}
 
-__all__ = ["LoadedModel", "load_model", "pre_logits_class"]
+__all__ = ["CheckpointLoader", "LoadedModel", "load_model", "pre_logits_class"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,21 @@ class LoadedModel:
     spec: CheckpointSpec
     revision: str
     source_path: Path
+
+
+@dataclass(frozen=True)
+class CheckpointLoader:
+    """``loader(spec_or_key, num_classes=0) -> LoadedModel`` for one session: one `HubAccess`, and the
+    local files the user named for some registry keys (``--claims-checkpoint KEY=FILE``)."""
+
+    hub: HubAccess
+    overrides: Mapping[str, Path] = field(default_factory=dict)
+
+    def __call__(self, spec: CheckpointSpec | str, num_classes: int = 0) -> LoadedModel:
+        from measure.models.registry import by_key
+
+        spec = by_key(spec) if isinstance(spec, str) else spec
+        return load_model(spec, self.hub, num_classes=num_classes, local_file=self.overrides.get(spec.key))
 
 
 def load_model(spec: CheckpointSpec, hub: HubAccess | None, *, num_classes: int = 0,

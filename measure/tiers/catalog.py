@@ -1,0 +1,36 @@
+"""The evidence tiers the suite knows, and what each one measures — data, importable without torch.
+
+Claim modules parametrize from these at collection time and `--claims-tier` is validated against
+them, so this module imports nothing heavy. What a tier *does* lives in its own module
+(`measure/tiers/eval.py`, `probe.py`, `finetune.py`); a new kind of evidence adds a scope here and a
+tier class there (docs/CONTRIBUTING.md walks through one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TierScope:
+    """One evidence tier: its name, the datasets it measures and, where it has several, its methods."""
+
+    name: str
+    datasets: tuple[str, ...]
+    methods: tuple[str, ...] = ()
+    summary: str = ""
+
+
+EVAL = TierScope(
+    "eval", ("imagenet", "imagenet_real"),
+    summary="the authors' ImageNet fine-tunes, run as published, on ImageNet val (top-1) and ImageNet-ReaL")
+PROBE = TierScope(
+    "probe", ("cifar10", "cifar100", "pets", "flowers102"), ("fewshot", "linear"),
+    summary="frozen pre-trained features read out linearly: the paper's few-shot regression (§4.1) or a full probe")
+FINETUNE = TierScope(
+    "finetune", ("cifar10", "cifar100", "pets", "flowers102"),
+    summary="the paper's fine-tuning recipe (App. B.1.1, Table 4): lr picked on the held-out split, then the final run")
+
+SCOPES: dict[str, TierScope] = {scope.name: scope for scope in (EVAL, PROBE, FINETUNE)}
+TIER_NAMES: tuple[str, ...] = tuple(SCOPES)
+DEFAULT_TIERS: tuple[str, ...] = ("eval", "probe")

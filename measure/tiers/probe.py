@@ -1,0 +1,75 @@
+"""The probe tier: frozen pre-trained features read out linearly on CIFAR-10/100, Pets, Flowers-102.
+
+Few-shot (§4.1: closed-form regression to {-1, 1}^K on k examples per class) or a full linear probe
+(`measure/readout.py`). The result names the representation it read (`measure/models/representations.py`:
+the paper's pre-logits where the checkpoint keeps them), which is also part of the feature cache key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from measure.tiers.catalog import PROBE
+from measure.tiers.results import TierResult
+
+
+def feature_recipe(representation: Any) -> dict[str, Any]:
+    # The representation is part of the cache key: the same weights read at another layer are other features.
+    return {"tier": "probe", "output": "features", "representation": representation.key}
+
+
+class ProbeTier:
+    scope = PROBE
+
+    def memo_key(self, spec: Any, dataset: str, method: str) -> tuple:
+        return (spec.key, dataset, method)
+
+    def measure(self, runner: Any, spec: Any, dataset: str, method: str) -> TierResult:
+        from measure import readout
+        from measure.data.catalog import DATASETS
+        from measure.data.fingerprint import dataset_fingerprint, examples_identity
+        from measure.models import representations
+        from measure.run.cache import code_version
+        from measure.run.inference import feature_outputs
+        from measure.tiers.provenance import checkpoint_provenance, json_safe
+
+        loaded, opened = runner.resources(spec, 0, [(dataset, "train"), (dataset, "test")])
+        representation = representations.describe(loaded)
+        fingerprints = {split: dataset_fingerprint(opened[(dataset, split)]) for split in ("train", "test")}
+        splits = {split: runner.infer(loaded, opened[(dataset, split)], dataset, split, feature_recipe(representation),
+                                      feature_outputs, fingerprints[split])
+                  for split in ("train", "test")}
+        num_classes = DATASETS[dataset].num_classes
+        train, test = splits["train"].arrays, splits["test"].arrays
+        solve = readout.fewshot_probe if method == "fewshot" else readout.linear_probe
+        method_recipe = readout.FEWSHOT_RECIPE if method == "fewshot" else readout.LINEAR_RECIPE
+        device = runner.device if runner.device.type == "cuda" else "cpu"
+
+        def compute(_: int) -> dict[str, np.ndarray]:
+            result = solve(train["features"], train["target"], test["features"], test["target"],
+                           num_classes, device=device)
+            compute.details = result.details  # type: ignore[attr-defined]
+            return {"predictions": result.predictions}
+
+        key = {"kind": "probe", "method": method, "recipe": method_recipe, "num_classes": num_classes,
+               "train_features": splits["train"].cache.digest, "test_features": splits["test"].cache.digest,
+               "probe_code": code_version(readout)}
+        solved = runner.cache.get_or_compute(key, 1, compute, meta=lambda: {"details": compute.details})
+        predictions = solved.arrays["predictions"]
+        label = f"probe ({method}): {representation.label}"
+        examples = examples_identity(dataset, "test", opened[(dataset, "test")], fingerprint=fingerprints["test"])
+        recipe = {"tier": "probe", "features": representation.label, **method_recipe}
+        provenance = checkpoint_provenance(loaded)
+        metadata = {
+            "tier": "probe", "tier_label": label, "dataset": dataset, "split": "test", "method": method,
+            "examples": examples, "representation": representation.to_json(), "recipe": recipe,
+            "probe_details": json_safe(solved.meta.get("details", {})), "probe_from_cache": solved.from_cache,
+            "checkpoint": provenance, "preprocessing": json_safe(loaded.data_config),
+            "inference": {split: json_safe(dict(inf.meta)) for split, inf in splits.items()},
+        }
+        return TierResult(tier="probe", label=label, dataset=dataset, checkpoint=spec.key,
+                          correct=predictions == test["target"], examples=examples,
+                          provenance=provenance["provenance"], recipe=recipe,
+                          representation=representation.to_json(), method=method, metadata=metadata)
