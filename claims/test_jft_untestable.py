@@ -21,23 +21,6 @@ TABLES = ("Table 2", "Table 5", "Table 6", "Section 4.6")  # §4.6: self-supervi
 DECIDED_ELSEWHERE = {("Table 6", "exaflops")}  # measured in claims/test_table6_compute.py
 
 
-def claim_of(n: paper.PaperNumber) -> str:
-    """The catalog claim a JFT-300M number is evidence for (paper/claims.toml)."""
-    if n.table == "Table 2":
-        # The paper's own JFT models have a claim of their own; BiT-L is the baseline of claim 1's comparison.
-        return "table2-jft" if n.column.startswith("Ours-JFT") else "claim1-vit-vs-sota"
-    if n.table == "Table 5":
-        return "table5-transfer"
-    if n.table == "Section 4.6":
-        return "self-supervision"
-    if n.table == "Table 6":
-        if n.metric == "epochs":
-            return "table6-compute"
-        # Hybrid accuracies carry claim 3 (hybrids vs ViT); ViT and ResNet accuracies the compute comparison.
-        return "claim3-hybrids" if "+" in n.model else "compute-efficiency"
-    raise ValueError(f"no claim mapped for {n.label}")
-
-
 def _check_id(n: paper.PaperNumber) -> str:
     table = n.table.replace("Table ", "table").replace("Section ", "sec")
     what = n.column.lower().replace(" ", "_") if n.table.startswith("Section") else (n.dataset or n.metric)
@@ -53,7 +36,7 @@ def _cases() -> list:
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         raise ValueError(f"check ids are not unique: {duplicates}; extend _check_id")
-    return [pytest.param(n, id=i, marks=pytest.mark.claim(claim_of(n)))
+    return [pytest.param(n, id=i, marks=pytest.mark.claim(paper.claim_of_number(n)))
             for i, n in sorted(zip(ids, rows), key=lambda p: p[0])]
 
 

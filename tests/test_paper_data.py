@@ -427,3 +427,28 @@ def test_seed_discrepancies_quote_the_paper_value_of_their_cell():
                 assert float(r["seed_says"].split()[0]) != n.value, r
             else:
                 assert f"{n.value:g}" in r["paper_says"], r
+
+
+def test_every_printed_number_claimed_by_number_selectors_has_exactly_one_claim():
+    """claims.toml alone maps printed numbers to claims where a table feeds several ([claims.data] numbers)."""
+    selected = [n for n in paper.numbers() if any(paper._selects(s, n) for c in paper.claims()
+                                                   for s in c.get("data", {}).get("numbers", ()))]
+    owners = {n.label: paper.claim_of_number(n) for n in selected}  # raises where two claims select one number
+    assert owners["Table 6 / R50x1+ViT-B/32 (7 epochs) / ImageNet"] == "claim3-hybrids"
+    assert owners["Table 6 / ViT-B/32 (7 epochs) / ImageNet"] == "compute-efficiency"
+    assert owners["Table 2 / ImageNet / BiT-L (ResNet152x4)"] == "claim1-vit-vs-sota"
+    for c in paper.claims():  # every selector names a table the claim lists
+        for selector in c.get("data", {}).get("numbers", ()):
+            assert selector["table"] in c["data"]["tables"], (c["id"], selector)
+
+
+def test_a_number_two_claims_select_is_an_error(monkeypatch):
+    n = paper.number(table="Table 5", row="JFT-300M / CIFAR-10", column="ViT-B/16")
+    twice = [{"id": "a", "data": {"numbers": [{"table": "Table 5"}]}},
+             {"id": "b", "data": {"numbers": [{"table": "Table 5", "column": "ViT-B/*"}]}}]
+    monkeypatch.setattr(paper, "claims", lambda: twice)
+    with pytest.raises(LookupError, match=r"claims \['a', 'b'\]"):
+        paper.claim_of_number(n)
+    monkeypatch.setattr(paper, "claims", lambda: twice[1:] + [{"id": "c", "data": {"numbers": [{"tabel": "x"}]}}])
+    with pytest.raises(paper.PaperDataError, match="unknown fields"):
+        paper.claim_of_number(n)
