@@ -37,6 +37,7 @@ import pytest
 
 from measure.studies.small_data.design import STUDY
 from measure.studies.small_data.study import SmallDataStudy
+from pytest_claims import Plan
 
 pytestmark = pytest.mark.claim("small-data-inductive-bias")
 
@@ -81,18 +82,20 @@ def _common_details(study: SmallDataStudy) -> dict:
     }
 
 
-def _skip_if_underfitted(claim_check, study: SmallDataStudy, sizes: tuple[int, ...]) -> None:
+def _skip_if_underfitted(claim_check, study: SmallDataStudy, sizes: tuple[int, ...], plan: Plan) -> None:
     """Precondition: every run the check judges fitted its training set (final accuracy ≥ MIN_TRAIN_ACCURACY)."""
     if low := [f"{r.spec.model} n={r.spec.size} seed {r.spec.seed}: {r.stats['train_accuracy']:.3f} after "
                f"{r.stats['steps']} steps" for r in study.underfitted(sizes, MIN_TRAIN_ACCURACY)]:
         claim_check.not_run(f"not judged: {len(low)} run(s) ended below {MIN_TRAIN_ACCURACY:.0%} training accuracy, "
                             f"so a loss could be under-training rather than lack of data — {'; '.join(low)}",
-                            needs=[CONVERGENCE_NEED])
+                            needs=[CONVERGENCE_NEED], plan=plan)
 
 
 @pytest.mark.parametrize("size", STUDY.sizes, ids=[f"n={n}" for n in STUDY.sizes])
 def test_cnn_beats_vit(claim_check, small_data_study: SmallDataStudy, size: int) -> None:
-    _skip_if_underfitted(claim_check, small_data_study, (size,))
+    plan = Plan(kind="ordering_scores", tier=TIER, a_label=f"{LABELS[CNN]} (n={size})",
+                b_label=f"{LABELS[VIT]} (n={size})", description="test accuracy per image, averaged over seeds")
+    _skip_if_underfitted(claim_check, small_data_study, (size,), plan)
     # Per test image, the fraction of seeds that got it right: an image's seeds stay one paired unit.
     cnn = small_data_study.correctness(CNN, size).mean(axis=0)
     vit = small_data_study.correctness(VIT, size).mean(axis=0)
@@ -109,7 +112,10 @@ def test_cnn_beats_vit(claim_check, small_data_study: SmallDataStudy, size: int)
 
 def test_gap_shrinks_as_data_grows(claim_check, small_data_study: SmallDataStudy) -> None:
     small, large = STUDY.sizes[0], STUDY.sizes[-1]
-    _skip_if_underfitted(claim_check, small_data_study, (small, large))
+    plan = Plan(kind="ordering_scores", tier=TIER, a_label=f"acc(CNN) − acc(ViT) at n={small}",
+                b_label=f"acc(CNN) − acc(ViT) at n={large}", description="the CNN's lead per test image, "
+                                                                         "averaged over seeds")
+    _skip_if_underfitted(claim_check, small_data_study, (small, large), plan)
 
     def gap(size: int) -> np.ndarray:
         """Per test image: CNN correct − ViT correct, averaged over seeds (in [-1, 1])."""
@@ -132,5 +138,8 @@ def test_vit_overtakes_with_large_pretraining(claim_check) -> None:
     claim_check.untestable(
         "the statement's other half — ViT-B/32 and ViT-L/16 better than ResNet50 / ResNet152x2 when "
         "pre-trained on the 90M and 300M subsets (Fig. 4) — needs JFT-300M, which is not public; "
-        "the digits analogue can only show the CNN's lead shrinking, not the ViT overtaking it"
-    )
+        "the digits analogue can only show the CNN's lead shrinking, not the ViT overtaking it",
+        plan=Plan(kind="ordering", tier="pre-training on JFT-300M subsets (90M, 300M) + linear 5-shot ImageNet",
+                  a_label="ViT-B/32, ViT-L/16", b_label="ResNet50x1, ResNet152x2",
+                  description="ViT better than the ResNet of comparable cost after pre-training on 90M+ images "
+                              "(Fig. 4)"))

@@ -23,7 +23,12 @@ def _verdicts(report_dir: Path, *xdist: str) -> tuple[dict, dict]:
     done = subprocess.run(command, check=False, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     document = json.loads((report_dir / "claims.json").read_text())
-    checks = {check["nodeid"]: check["verdict"] for claim in document["claims"] for check in claim["checks"]}
+    every = [check for claim in document["claims"] for check in claim["checks"]]
+    # every check states what it checks — decided or not — and an undecided one tied to a printed number carries it
+    assert all(check["plan"] and check["plan"]["tier"] for check in every), [c["id"] for c in every if not c["plan"]]
+    assert all(check["paper"] for check in every if check["verdict"] == "untestable"
+               and check["plan"]["kind"] == "value"), "a value check without its paper cell"
+    checks = {check["nodeid"]: check["verdict"] for check in every}
     claims = {claim["id"]: claim["verdict"] for claim in document["claims"]}
     return checks, claims
 
