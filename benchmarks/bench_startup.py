@@ -50,7 +50,8 @@ print("TORCH_IMPORTED=" + str("torch" in sys.modules))
 
 
 def measure(command: list[str]) -> dict:
-    done = subprocess.run([sys.executable, "-c", WRAPPER, *command], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", WRAPPER, *command], check=False, cwd=ROOT, capture_output=True,
+                          text=True)
     elapsed, peak_kib, returncode = done.stdout.split()
     if int(returncode) not in (0, 5):  # 5: no tests collected
         raise RuntimeError(f"{' '.join(command)} exited {returncode}:\n{done.stderr}")
@@ -64,7 +65,8 @@ def best_of(command: list[str], repeat: int) -> dict:
 
 
 def imports_torch(args: list[str]) -> bool:
-    done = subprocess.run([sys.executable, "-c", TORCH_PROBE, *args], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", TORCH_PROBE, *args], check=False, cwd=ROOT, capture_output=True,
+                          text=True)
     marker = [line for line in done.stdout.splitlines() if line.startswith("TORCH_IMPORTED=")]
     if not marker:
         raise RuntimeError(f"pytest {' '.join(args)} did not finish:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")

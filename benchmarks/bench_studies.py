@@ -44,7 +44,7 @@ def _run_flops(cache: Path) -> tuple[int, int]:
 
     counts, resolution = FlopCounts(cache / CACHE_FOLDER), _pretraining_resolution()
     models = sorted({n.model for n in paper.numbers(table="Table 6", metric="exaflops")})
-    before = sum(counts.records.cache.is_complete(counts.key(m, resolution)) for m in models)
+    before = sum(counts.records.is_complete(m, resolution) for m in models)
     for model in models:
         counts.forward(model, resolution)
     return before, len(models)
@@ -55,7 +55,7 @@ def _run_table1(cache: Path) -> tuple[int, int]:
 
     counts, resolution = Table1Counts(cache / CACHE_FOLDER), _pretraining_resolution()
     models = ("ViT-B/16", "ViT-L/16", "ViT-H/14")  # claims/test_table1_variants.py's COUNTED_MODEL
-    before = sum(counts.records.cache.is_complete(counts.key(m, resolution)) for m in models)
+    before = sum(counts.records.is_complete(m, resolution) for m in models)
     for model in models:
         counts.facts(model, resolution)
     return before, len(models)

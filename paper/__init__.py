@@ -152,18 +152,21 @@ def number(**filters: object) -> PaperNumber:
     _check_filters(filters)
     if not filters:
         raise TypeError("number() needs filters, e.g. number(table='Table 1', row='ViT-Base', column='Layers')")
-    found = numbers(**filters)
+    return _exactly_one(numbers(**filters), filters, _all_numbers(), "paper number", NUMBERS_CSV)
+
+
+def _exactly_one(found: list, filters: dict, pool: tuple | list, what: str, source: Path) -> PaperNumber:
+    """The one match; else a LookupError that lists the matches (add a filter) or the close matches."""
     if len(found) == 1:
         return found[0]
     asked = ", ".join(f"{k}={v!r}" for k, v in filters.items())
     if found:
         listing = "\n  ".join(_describe(n) for n in found[:10])
         more = f"\n  ... and {len(found) - 10} more" if len(found) > 10 else ""
-        raise LookupError(f"{len(found)} paper numbers match {asked}; add a filter (e.g. row=...) to pick one:\n  "
-                          f"{listing}{more}")
-    close = _close_matches(filters, _all_numbers())
-    listing = "\n  ".join(_describe(n) for n in close)
-    raise LookupError(f"no paper number matches {asked} in {NUMBERS_CSV}; close matches:\n  {listing}")
+        raise LookupError(f"{len(found)} {what}s match {asked} in {source}; add a filter (e.g. row=...) to pick "
+                          f"one:\n  {listing}{more}")
+    listing = "\n  ".join(_describe(n) for n in _close_matches(filters, pool))
+    raise LookupError(f"no {what} matches {asked} in {source}; close matches:\n  {listing}")
 
 
 @functools.cache
@@ -351,13 +354,7 @@ def derived(**filters: object) -> DerivedNumber:
     """Exactly one derived value matching the filters; LookupError listing close matches otherwise."""
     if not filters:
         raise TypeError("derived() needs filters, e.g. derived(table='Section 3.2', column='class-token change')")
-    found = derived_numbers(**filters)
-    if len(found) == 1:
-        return found[0]
-    asked = ", ".join(f"{k}={v!r}" for k, v in filters.items())
-    listing = "\n  ".join(_describe(n) for n in (found or _close_matches(filters, _all_derived())))
-    what = f"{len(found)} derived values match" if found else "no derived value matches"
-    raise LookupError(f"{what} {asked} in {DERIVED_CSV}; {'add a filter' if found else 'close matches'}:\n  {listing}")
+    return _exactly_one(derived_numbers(**filters), filters, _all_derived(), "derived value", DERIVED_CSV)
 
 
 def as_dict(n: PaperNumber) -> dict:

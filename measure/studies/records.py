@@ -22,7 +22,7 @@ import importlib.util
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +91,26 @@ class RecordCache:
         result = CachedRecord(record, from_cache=entry.from_cache, meta=dict(entry.meta))
         self._memory[name] = result
         return result
+
+
+class ArchitectureRecords:
+    """Records of one study computed per (paper architecture, image size): the key every such study shares
+    (the architecture's spec, the size, the code of `module` and of the builders, torch and timm versions)."""
+
+    def __init__(self, cache_root: Path | str, study: str, module: str) -> None:
+        self.records = RecordCache(cache_root)
+        self.study, self.module = study, module
+
+    def key(self, name: str, img_size: int) -> dict:
+        from measure.models.architectures import spec
+
+        return {"study": self.study, "architecture": asdict(spec(name)), "img_size": img_size,
+                "code": source_version(self.module, "measure.models.architectures"),
+                "libraries": library_versions("torch", "timm")}
+
+    def get(self, name: str, img_size: int, compute: Callable[[], Mapping[str, Any]]) -> Mapping[str, Any]:
+        return self.records.get(self.key(name, img_size), compute).record
+
+    def is_complete(self, name: str, img_size: int) -> bool:
+        """Whether the record of (name, img_size) is on disk already."""
+        return self.records.cache.is_complete(self.key(name, img_size))

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from measure.models.architectures import build, count_params, spec
-from measure.studies.records import RecordCache, library_versions, source_version
+from measure.studies.records import ArchitectureRecords
 
 __all__ = ["CACHE_FOLDER", "Table1Counts", "Table1Facts", "table1_facts"]
 
@@ -63,13 +63,7 @@ class Table1Counts:
     """``table1_facts`` of the paper's ViTs, each counted once and kept in the suite's cache."""
 
     def __init__(self, cache_root: Path | str) -> None:
-        self.records = RecordCache(cache_root)
-
-    def key(self, name: str, img_size: int) -> dict:
-        return {"study": CACHE_FOLDER, "architecture": asdict(spec(name)), "img_size": img_size,
-                "code": source_version(__name__, "measure.models.architectures"),
-                "libraries": library_versions("torch", "timm")}
+        self.records = ArchitectureRecords(cache_root, CACHE_FOLDER, __name__)
 
     def facts(self, name: str, img_size: int = 224) -> Table1Facts:
-        record = self.records.get(self.key(name, img_size), lambda: asdict(table1_facts(name, img_size))).record
-        return Table1Facts(**record)
+        return Table1Facts(**self.records.get(name, img_size, lambda: asdict(table1_facts(name, img_size))))
