@@ -165,13 +165,21 @@ class FakeHub:
     """A loopback server answering HEAD/GET ``/{repo}/resolve/{revision}/{file}`` like huggingface.co:
     X-Repo-Commit, ETag and Content-Length on the metadata call, the bytes on GET, and the hub's
     ``X-Error-Code`` 404s for unknown files and repos; `static` paths are served as plain files (the
-    official npz buckets). `requests` logs (method, path)."""
+    official npz buckets). Both honour ``Range: bytes=N-`` (206 + Content-Range), as the hub and Cloud
+    Storage do. `headers` adds or overrides response headers per path (a published checksum, a wrong
+    ETag); `cut` ends the next GET of a path after that many bytes (a dropped connection). `requests`
+    logs (method, path) and `ranges` the Range header of each GET, by path."""
 
     def __init__(self, repos: Mapping[str, tuple[str, Mapping[str, bytes]]],
-                 static: Mapping[str, bytes] | None = None) -> None:
+                 static: Mapping[str, bytes] | None = None,
+                 headers: Mapping[str, Mapping[str, str]] | None = None,
+                 cut: dict[str, int] | None = None) -> None:
         self.repos = repos
         self.static = static or {}
+        self.headers = headers or {}
+        self.cut = cut if cut is not None else {}
         self.requests: list[tuple[str, str]] = []
+        self.ranges: dict[str, list[str | None]] = {}
         hub = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -186,8 +194,7 @@ class FakeHub:
                 if self.path == "/":
                     return self._send(200, {}, b"hub" if body else None, length=3)
                 if self.path in hub.static:
-                    data = hub.static[self.path]
-                    return self._send(200, {}, data if body else None, length=len(data))
+                    return self._send_file({}, hub.static[self.path], body)
                 m = re.fullmatch(r"/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)", self.path)
                 if not m or m["repo"] not in hub.repos:
                     return self._send(404, {"X-Error-Code": "RepoNotFound"}, None)
@@ -197,8 +204,20 @@ class FakeHub:
                 if m["file"] not in files:
                     return self._send(404, {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": commit}, None)
                 data = files[m["file"]]
-                headers = {"X-Repo-Commit": commit, "ETag": f'"{hf_blob_name(m["file"], data)}"'}
-                self._send(200, headers, data if body else None, length=len(data))
+                self._send_file({"X-Repo-Commit": commit, "ETag": f'"{hf_blob_name(m["file"], data)}"'}, data, body)
+
+            def _send_file(self, headers: Mapping[str, str], data: bytes, body: bool) -> None:
+                headers = {"Accept-Ranges": "bytes", **headers, **hub.headers.get(self.path, {})}
+                wanted = self.headers.get("Range")
+                if body:
+                    hub.ranges.setdefault(self.path, []).append(wanted)
+                start = int(m[1]) if (m := re.fullmatch(r"bytes=(\d+)-", wanted or "")) else 0
+                if start >= len(data) > 0:
+                    return self._send(416, {"Content-Range": f"bytes */{len(data)}"}, None)
+                if start:
+                    headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+                end = start + hub.cut.pop(self.path) if body and self.path in hub.cut else len(data)
+                self._send(206 if start else 200, headers, data[start:end] if body else None, length=len(data) - start)
 
             def _send(self, status: int, headers: Mapping[str, str], data: bytes | None, length: int = 0) -> None:
                 self.send_response(status)

@@ -143,9 +143,13 @@ class HubAccess:
                 continue
         return None
 
+    def file_path(self, url: str) -> Path:
+        """Where the official file at `url` belongs: under `files_dir`, laid out by its URL path."""
+        return self.files_dir / urllib.parse.unquote(urllib.parse.urlparse(url).path).lstrip("/")
+
     def url_file(self, url: str) -> tuple[Path, Path | None]:
         """(where an official file belongs under `files_dir`, that path if present or downloaded)."""
-        dest = self.files_dir / urllib.parse.unquote(urllib.parse.urlparse(url).path).lstrip("/")
+        dest = self.file_path(url)
         if dest.is_file():
             return dest, dest
         if not self.reachable:
@@ -180,16 +184,9 @@ def _httpx_error() -> type[Exception]:
 
 
 def _download(url: str, dest: Path, timeout: float = 30.0) -> None:
-    """Atomic download (temporary file + rename) under a file lock, safe under pytest -n 4."""
-    from filelock import FileLock
+    """Atomic, resumable, size- and MD5-checked download under a file lock, safe under pytest -n 4
+    (measure.models.download, which the fetch command uses too)."""
+    from measure.models.download import download
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(dest) + ".lock"):
-        if dest.is_file():
-            return
-        part = dest.with_name(f"{dest.name}.part-{os.getpid()}")
-        log.warning("downloading %s -> %s", url, dest)
-        with urllib.request.urlopen(url, timeout=timeout) as response, part.open("wb") as out:
-            while chunk := response.read(1 << 20):
-                out.write(chunk)
-        os.replace(part, dest)
+    log.warning("downloading %s -> %s", url, dest)
+    download(url, dest, timeout=timeout)

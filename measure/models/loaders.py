@@ -27,7 +27,7 @@ HF_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 HF_OPTIONAL_FILES = ("preprocessor_config.json",)
 _PIL_RESAMPLE = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}
 
-__all__ = ["CheckpointLoader", "LoadedModel", "load_model", "pre_logits_class"]
+__all__ = ["CheckpointLoader", "LoadedModel", "SourceFile", "load_model", "pre_logits_class", "source_files"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,35 @@ def load_model(spec: CheckpointSpec, hub: HubAccess | None, *, num_classes: int 
                            f"to a folder that has {dest.relative_to(hub.files_dir)}), or pass "
                            f"--claims-checkpoint {spec.key}=FILE")
     return _timm_model(spec, spec.timm_name, path, num_classes, revision=_digest(path))
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file `load_model` asks `HubAccess` for: the first of `names` that the Hugging Face repo `repo_id`
+    has, or the official file at `url`. `required=False`: used when present (a preprocessor config)."""
+
+    repo_id: str = ""
+    names: tuple[str, ...] = ()
+    url: str = ""
+    required: bool = True
+
+    @property
+    def label(self) -> str:
+        return self.url or f"{self.repo_id}: {' | '.join(self.names)}"
+
+
+def source_files(spec: CheckpointSpec) -> tuple[SourceFile, ...]:
+    """The files `load_model(spec, hub)` reads, in the order it asks for them (the fetch command pre-fills
+    exactly these; tests/test_fetch.py holds the two together). `Unreleased` for a row with nothing public;
+    `Missing` when the installed timm lacks the row's tag."""
+    if not spec.released:
+        raise Unreleased(f"{spec.key}: {spec.note}")
+    if spec.library == "timm":
+        return (SourceFile(_timm_repo_id(spec.hub_id), tuple(_timm_hub_files(spec.hub_id))),)
+    if spec.library == "transformers":
+        return (SourceFile(spec.hub_id, ("config.json",)), SourceFile(spec.hub_id, HF_WEIGHT_FILES),
+                *(SourceFile(spec.hub_id, (name,), required=False) for name in HF_OPTIONAL_FILES))
+    return (SourceFile(url=spec.hub_id),)
 
 
 def _hub_need(spec: CheckpointSpec, source: str, file: str) -> str:
