@@ -113,15 +113,27 @@ def _download_and_open(spec: DatasetSpec, tv_split: str, root: Path, transform: 
     root.mkdir(parents=True, exist_ok=True)
     # torchvision downloads into a fixed folder: one xdist worker fetches, the others wait and reuse it.
     with FileLock(str(root / f".{spec.folder}.download.lock")):
+        existed = (root / spec.folder).exists()
         try:
             _construct(spec, tv_split, root, None, download=True)
         except (OSError, RuntimeError) as err:
+            if not existed:  # an empty folder left behind would later read as "dataset incomplete"
+                _remove_empty_tree(root / spec.folder)
             raise Missing(f"{spec.title}: download into {root / spec.folder} failed ({err}); copy the dataset "
                           f"there by hand, or pass --claims-data DIR where it already is", need=spec.need) from err
     try:
         return _construct(spec, tv_split, root, transform, download=False)
     except (RuntimeError, FileNotFoundError) as err:
         raise _refusal(spec, root, err) from err
+
+
+def _remove_empty_tree(folder: Path) -> None:
+    """Remove `folder` and its sub-folders if they hold no file at all (a failed download's scaffolding)."""
+    if not folder.is_dir() or any(path.is_file() or path.is_symlink() for path in folder.rglob("*")):
+        return
+    for path in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        path.rmdir()
+    folder.rmdir()
 
 
 def _refusal(spec: DatasetSpec, root: Path, err: Exception) -> Missing:

@@ -18,6 +18,7 @@ from typing import Any
 
 from measure.errors import Missing, Unreleased
 from measure.models.hub import HubAccess
+from measure.models.integrity import CheckpointUnusable, unusable
 from measure.models.pins import pinned_version
 from measure.models.registry import CheckpointSpec
 
@@ -56,12 +57,20 @@ class CheckpointLoader:
 
     hub: HubAccess
     overrides: Mapping[str, Path] = field(default_factory=dict)
+    # A file that failed to load fails again: every later check of the key gets the same refusal at once.
+    failures: dict[str, CheckpointUnusable] = field(default_factory=dict, compare=False, repr=False)
 
     def __call__(self, spec: CheckpointSpec | str, num_classes: int = 0) -> LoadedModel:
         from measure.models.registry import by_key
 
         spec = by_key(spec) if isinstance(spec, str) else spec
-        return load_model(spec, self.hub, num_classes=num_classes, local_file=self.overrides.get(spec.key))
+        if spec.key in self.failures:
+            raise self.failures[spec.key]
+        try:
+            return load_model(spec, self.hub, num_classes=num_classes, local_file=self.overrides.get(spec.key))
+        except CheckpointUnusable as failure:
+            self.failures[spec.key] = failure
+            raise
 
 
 def load_model(spec: CheckpointSpec, hub: HubAccess | None, *, num_classes: int = 0,
@@ -75,8 +84,8 @@ def load_model(spec: CheckpointSpec, hub: HubAccess | None, *, num_classes: int 
                                f"file or folder")
         if spec.library == "transformers":
             return _transformers_model(spec, path if path.is_dir() else path.parent, num_classes,
-                                       revision=_digest(path))
-        return _timm_model(spec, spec.model_name, path, num_classes, revision=_digest(path))
+                                       revision=_digest(path), override=True)
+        return _timm_model(spec, spec.model_name, path, num_classes, revision=_digest(path), override=True)
     if not spec.released:
         raise Unreleased(f"{spec.key}: {spec.note}")
     if hub is None:
@@ -175,7 +184,8 @@ def _timm_hub_files(hub_id: str) -> list[str]:
     return [cfg.hf_hub_filename] if cfg and cfg.hf_hub_filename else list(TIMM_HUB_FILES)
 
 
-def _timm_model(spec: CheckpointSpec, name: str, path: Path, num_classes: int, *, revision: str) -> LoadedModel:
+def _timm_model(spec: CheckpointSpec, name: str, path: Path, num_classes: int, *, revision: str,
+                override: bool = False) -> LoadedModel:
     import timm
     import timm.data
 
@@ -186,13 +196,17 @@ def _timm_model(spec: CheckpointSpec, name: str, path: Path, num_classes: int, *
     # files to the model's npz reader, and must be False for state dicts even where the tag's cfg
     # says custom_load (BiT, AugReg: their cfgs describe the npz URL).
     overlay = {"file": str(path), "custom_load": path.suffix == ".npz"}
-    model = timm.create_model(name, pretrained=True, num_classes=num_classes, pretrained_cfg_overlay=overlay)
+    try:
+        model = timm.create_model(name, pretrained=True, num_classes=num_classes, pretrained_cfg_overlay=overlay)
+    except Exception as error:  # whatever the file holds (truncated, other weights, refused pickle): one line
+        raise unusable(spec.key, spec.paper_model, path, f"timm {name}", error, override=override) from error
     model.eval()
     data_config = timm.data.resolve_model_data_config(model)
     return LoadedModel(model, data_config, spec, revision, path)
 
 
-def _transformers_model(spec: CheckpointSpec, folder: Path, num_classes: int, *, revision: str) -> LoadedModel:
+def _transformers_model(spec: CheckpointSpec, folder: Path, num_classes: int, *, revision: str,
+                        override: bool = False) -> LoadedModel:
     if num_classes:
         raise ValueError(f"{spec.key}: transformers rows give pre-logits features only; use num_classes=0 "
                          f"or the timm row for a classifier")
@@ -202,7 +216,11 @@ def _transformers_model(spec: CheckpointSpec, folder: Path, num_classes: int, *,
                            f"model.safetensors")
     from transformers import ViTModel
 
-    vit = ViTModel.from_pretrained(folder, add_pooling_layer=True, local_files_only=True)
+    try:
+        vit = ViTModel.from_pretrained(folder, add_pooling_layer=True, local_files_only=True)
+    except Exception as error:  # see _timm_model
+        raise unusable(spec.key, spec.paper_model, folder, "transformers ViTModel", error,
+                       override=override) from error
     model = pre_logits_class()(vit).eval()
     return LoadedModel(model, _hf_data_config(folder, vit.config), spec, revision, folder)
 

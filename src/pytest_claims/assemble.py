@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .catalog import Catalog
-from .records import ERROR, INCONCLUSIVE, NOT_RUN, VERDICTS, VERIFIED, CheckRecord, ClaimRecord
+from .records import ERROR, INCONCLUSIVE, NOT_RUN, UNTESTABLE, VERDICTS, VERIFIED, CheckRecord, ClaimRecord
 
 FORMAT = "pytest-claims/1"
 NO_CHECK_COLLECTED = "no check collected"
@@ -44,8 +44,9 @@ def build_claims(catalog: Catalog | None, records: Iterable[CheckRecord],
     """Every catalog claim (in catalog order) with its checks (in collection order) and verdict.
 
     ``caveat`` says why the checks received may be incomplete in a way no record shows (collection
-    errors, a collection never reported): it turns every claim that would be verified into
-    inconclusive, so no claim is verified from what may be a subset of its checks.
+    errors, a collection never reported): it turns every claim that would be verified or untestable
+    into inconclusive, so no claim is verified — nor called untestable, i.e. never checkable with
+    public material — from what may be a subset of its checks.
     """
     from .rules import aggregate_claim
 
@@ -63,7 +64,7 @@ def build_claims(catalog: Catalog | None, records: Iterable[CheckRecord],
         checks = sorted(by_claim.get(cid, []), key=lambda r: (order.get(r.nodeid, len(order)), r.nodeid))
         if checks:
             verdict, reason = aggregate_claim([c.verdict for c in checks])
-            if caveat and verdict == VERIFIED:
+            if caveat and verdict in (VERIFIED, UNTESTABLE):
                 verdict, reason = INCONCLUSIVE, f"{reason}, but {caveat}"
         else:
             verdict, reason = NOT_RUN, NO_CHECK_COLLECTED

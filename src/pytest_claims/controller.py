@@ -14,9 +14,10 @@ import pytest
 from .assemble import build_document, complete_records
 from .catalog import Catalog, CatalogError
 from .check import RECORD_PROPERTY
+from .collected import WORKERINPUT_KEY, make_folder, read_entries, remove_folder
 from .config import ClaimsConfig
 from .environment import collect_environment
-from .files import write_json
+from .files import unwritable, write_json
 from .keys import COLLECTED_KEY, WORKEROUTPUT_KEY
 from .outcomes import report_text
 from .records import LABELS, CheckRecord
@@ -36,6 +37,7 @@ class Controller:
         self.records: dict[str, dict] = {}
         self.failures: dict[str, str] = {}  # failed reports of nodeids that carried no record
         self.collected: list[dict] | None = None  # from an xdist worker; serial runs use the stash
+        self.collected_dir: Path | None = None  # where xdist workers write what they collected (collected.py)
         self.collection_problems = 0
         self.order: dict[str, int] = {}
         self.workers: set[str] = set()
@@ -43,6 +45,7 @@ class Controller:
         self.json_path: Path | None = None
         self.html_path: Path | None = None
         self.problem: str | None = None
+        self.unwritten: str | None = None  # why the report could not be written at the end
 
     # -- gathering ---------------------------------------------------------------------------
 
@@ -51,9 +54,20 @@ class Controller:
             self.order = {item.nodeid: i for i, item in enumerate(session.items)}
 
     @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node) -> None:
+        if self.collected_dir is None:
+            self.collected_dir = make_folder()
+        node.workerinput[WORKERINPUT_KEY] = str(self.collected_dir)
+
+    @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node, ids: list[str]) -> None:
         if not self.order:  # every worker collects the same ids in the same order
             self.order = {nodeid: i for i, nodeid in enumerate(ids)}
+        if self.collected is None:  # known from now on, whatever happens to the workers later
+            self.collected = read_entries(self.collected_dir, str(node.gateway.id))
+
+    def pytest_unconfigure(self) -> None:
+        remove_folder(self.collected_dir)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:
@@ -79,6 +93,20 @@ class Controller:
 
     # -- writing -----------------------------------------------------------------------------
 
+    def check_report_dir(self) -> None:
+        """A report folder that cannot be written is a usage error now, before any test runs — not a
+        traceback after hours of them."""
+        if self.config.getoption("claims_no_report") or getattr(self.config.option, "help", False):
+            return
+        folder = self._report_dir()
+        problem = unwritable(folder)
+        if problem:
+            where = ("--claims-report-dir" if self.config.getoption("claims_report_dir")
+                     else f"report_dir of [tool.claims] in {self.settings.where}")
+            raise pytest.UsageError(f"pytest-claims: cannot write the claims report to {folder} ({where}): "
+                                    f"{problem}; pass --claims-report-dir DIR naming a folder you can write, "
+                                    f"or --claims-no-report")
+
     def _report_dir(self) -> Path:
         option = self.config.getoption("claims_report_dir")
         if option:
@@ -90,6 +118,8 @@ class Controller:
         collected = self.config.stash.get(COLLECTED_KEY, None)  # serial: collected in this process
         if collected is None:
             collected = self.collected
+        if collected is None:  # e.g. interrupted before the controller heard of any collection
+            collected = read_entries(self.collected_dir)
         caveats = []
         if collected is None:
             caveats.append("the run ended before any worker reported the checks it collected, "
@@ -147,8 +177,13 @@ class Controller:
 
         report_dir = self._report_dir()
         self.json_path = report_dir / "claims.json"
-        write_json(self.document, self.json_path)
-        self.html_path = render(self.json_path, report_dir / "index.html")
+        try:
+            write_json(self.document, self.json_path)
+            self.html_path = render(self.json_path, report_dir / "index.html")
+        except OSError as exc:  # e.g. the folder went away or the disk filled up during a long run
+            what = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+            self.unwritten = (f"claims report NOT written to {report_dir} ({what}); the verdicts above are all "
+                              f"this run leaves — free the folder or pass --claims-report-dir DIR next time")
 
     # -- terminal ----------------------------------------------------------------------------
 
@@ -176,7 +211,9 @@ class Controller:
             tr.write(f"{claim['id']:<{width}}  {counts}\n")
         if self.problem:
             tr.write_line(self.problem, yellow=True)
-        if self.html_path is not None:
+        if self.unwritten:
+            tr.write_line(self.unwritten, red=True, bold=True)
+        elif self.html_path is not None:
             tr.write_line(f"claims report: {self.html_path} (data: {self.json_path})")
         else:
             tr.write_line("claims report not written (--claims-no-report)")

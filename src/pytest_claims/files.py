@@ -27,3 +27,19 @@ def write_atomic(path: Path, text: str) -> None:
 def write_json(document: Mapping[str, Any], path: Path) -> None:
     """``document`` as indented JSON; NaN/inf are refused (records hold None instead, see records.json_safe)."""
     write_atomic(path, json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def unwritable(folder: Path) -> str | None:
+    """Why the report files could not be written into ``folder`` (None: they can), found without
+    creating anything: a run that will fail to leave its report should stop before its tests run."""
+    for name in ("claims.json", "index.html"):
+        if (folder / name).is_dir():
+            return f"{folder / name} is a folder"
+    existing = folder
+    while not existing.exists() and not existing.is_symlink() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is {'a dangling link' if existing.is_symlink() else 'a file'}, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable by this user"
+    return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from . import collected
 from .catalog import Catalog, CatalogError, load_catalog, unknown_claim_message
 from .check import ClaimCheck, expected_refutation
 from .config import ClaimsConfigError, load_config
@@ -45,7 +46,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if not _is_worker(config):
         from .controller import Controller
 
-        config.pluginmanager.register(Controller(config, config.stash[CONFIG_KEY], lambda: _catalog(config)), "claims-controller")
+        controller = Controller(config, config.stash[CONFIG_KEY], lambda: _catalog(config))
+        controller.check_report_dir()
+        config.pluginmanager.register(controller, "claims-controller")
 
 
 def _catalog(config: pytest.Config) -> Catalog:
@@ -75,8 +78,10 @@ def _claim_problem(item: pytest.Item) -> str | None:
         return f"{item.nodeid}: the claim marker takes exactly one catalog id, e.g. @pytest.mark.claim(\"table1-variants\")"
     try:
         catalog = _catalog(item.config)
-    except CatalogError as exc:
-        return f"{item.nodeid}: {exc}"
+    except CatalogError as exc:  # one message for the session, not one per marked test:
+        if _is_worker(item.config):  # xdist shows a collection error text once, however many modules carry it
+            return f"pytest-claims: {exc}"
+        raise pytest.UsageError(f"pytest-claims: {exc}") from None
     if mark.args[0] not in catalog.ids:
         return f"{item.nodeid}: {unknown_claim_message(mark.args[0], catalog.ids, catalog.path)}"
     return None
@@ -103,9 +108,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     return (yield)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker tells the controller that collection is done
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Note every claim-marked item collected, selected or not, for the controller (serial: the stash;
-    xdist: the worker's ``workeroutput``), which turns those that never report into not-executed checks."""
+    xdist: a file in the folder the controller named, and the worker's ``workeroutput``), which turns
+    those that never report into not-executed checks — also when the run is interrupted or crashes."""
     config = session.config
     every = config.stash.get(ALL_ITEMS_KEY, None) or []
     selected = {id(item) for item in session.items}
@@ -119,6 +126,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     config.stash[COLLECTED_KEY] = entries
     if _is_worker(config):
         config.workeroutput[WORKEROUTPUT_KEY] = entries
+        folder = config.workerinput.get(collected.WORKERINPUT_KEY)
+        if folder:
+            collected.write_entries(folder, config.workerinput["workerid"], entries)
 
 
 @pytest.fixture
