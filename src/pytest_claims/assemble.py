@@ -89,27 +89,34 @@ def summarize(claims: list[ClaimRecord]) -> dict[str, Any]:
 
 
 def run_block(records: Iterable[CheckRecord], caveat: str | None = None,
-              selection: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Whether the report covers every collected check: ``partial`` with what did not run, and why."""
+              selection: Mapping[str, Any] | None = None, configuration: Mapping[str, Any] | None = None,
+              durations: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """Whether the report covers every collected check: ``partial`` with what did not run, and why;
+    the ``configuration`` that makes runs comparable; each check's ``durations`` (seconds, all phases)."""
+    records = list(records)
     not_executed = [r.nodeid for r in records if not r.executed]
+    durations = durations or {}
     return {
         "partial": bool(not_executed or caveat),
         "not_executed": len(not_executed),
         "not_executed_checks": not_executed,
         "caveat": caveat,
         "selection": dict(selection or {}),
+        "configuration": dict(configuration or {}),
+        "durations": {r.nodeid: round(durations[r.nodeid], 3) for r in records if r.nodeid in durations},
     }
 
 
 def build_document(catalog: Catalog | None, records: Iterable[CheckRecord], environment: Mapping[str, Any],
                    order: Mapping[str, int] | None = None, caveat: str | None = None,
-                   selection: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                   selection: Mapping[str, Any] | None = None, configuration: Mapping[str, Any] | None = None,
+                   durations: Mapping[str, float] | None = None) -> dict[str, Any]:
     records = list(records)
     claims = build_claims(catalog, records, order, caveat)
     ordered = [c for claim in claims for c in claim.checks]
     return {
         "format": FORMAT,
-        "run": run_block(ordered, caveat, selection),
+        "run": run_block(ordered, caveat, selection, configuration, durations),
         "summary": summarize(claims),
         "environment": dict(environment),
         "claims": [c.to_json() for c in claims],

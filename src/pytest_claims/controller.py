@@ -6,6 +6,7 @@ written once, from JSON-safe data that arrived through ``report.user_properties`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,12 +17,13 @@ from .catalog import Catalog, CatalogError
 from .check import RECORD_PROPERTY
 from .collected import WORKERINPUT_KEY, make_folder, read_entries, remove_folder
 from .config import ClaimsConfig
-from .environment import collect_environment
+from .environment import collect_configuration, collect_environment
 from .files import unwritable, write_json
+from .junit import junit_user_properties
 from .keys import COLLECTED_KEY, WORKEROUTPUT_KEY
 from .outcomes import report_text
 from .records import LABELS, CheckRecord
-from .text import partial_headline
+from .text import change_lines, partial_headline
 
 LIST_AT_MOST = 20  # unexecuted checks named in the terminal; the report lists them all
 
@@ -41,6 +43,8 @@ class Controller:
         self.collection_problems = 0
         self.order: dict[str, int] = {}
         self.workers: set[str] = set()
+        self.durations: dict[str, float] = {}  # seconds per nodeid, all phases (pytest-split balances shards by them)
+        self.alerts: list[dict] = []  # the changes --claims-fail-on turns into a non-zero exit status
         self.document: dict | None = None
         self.json_path: Path | None = None
         self.html_path: Path | None = None
@@ -79,12 +83,17 @@ class Controller:
         if not report.passed:  # a module that failed (or was skipped) at collection hides its checks
             self.collection_problems += 1
 
+    @pytest.hookimpl(tryfirst=True)  # before junitxml, which writes user_properties as they are then
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         recorded = False
         for name, value in report.user_properties:
             if name == RECORD_PROPERTY:
-                self.records[report.nodeid] = value  # a later phase carries the reconciled record
+                # a later phase carries the reconciled record (as JSON text once junit_user_properties ran)
+                self.records[report.nodeid] = json.loads(value) if isinstance(value, str) else value
                 recorded = True
+        if recorded:
+            self.durations[report.nodeid] = self.durations.get(report.nodeid, 0.0) + (report.duration or 0.0)
+            report.user_properties = junit_user_properties(list(report.user_properties), RECORD_PROPERTY)
         if not recorded and report.failed and report.nodeid not in self.records:
             self.failures[report.nodeid] = report_text(report)  # e.g. xdist's report of a crashed worker
         gateway = getattr(getattr(report, "node", None), "gateway", None)  # set by xdist
@@ -170,9 +179,12 @@ class Controller:
         records = complete_records(received, collected, self.failures)
         extra = self.config.hook.pytest_claims_environment(config=self.config)
         environment = collect_environment(self.config, self.settings, len(self.workers), extra)
-        self.document = build_document(catalog, records, environment, self.order, caveat, self._selection())
+        configuration = collect_configuration(self.config.hook.pytest_claims_configuration(config=self.config))
+        self.document = build_document(catalog, records, environment, self.order, caveat, self._selection(),
+                                       configuration, self.durations)
         if self.config.getoption("claims_no_report"):
             return
+        self._compare_with_history(session)
         from .report import render
 
         report_dir = self._report_dir()
@@ -185,6 +197,28 @@ class Controller:
             self.unwritten = (f"claims report NOT written to {report_dir} ({what}); the verdicts above are all "
                               f"this run leaves — free the folder or pass --claims-report-dir DIR next time")
 
+    def _compare_with_history(self, session: pytest.Session) -> None:
+        """Append this run to the history, note what changed, and apply --claims-fail-on."""
+        import sqlite3
+
+        from .changes import alerts
+        from .history import HistoryError
+        from .nightly import record_and_compare
+
+        option = self.config.getoption("claims_history")
+        if option and option.strip().lower() == "none":
+            return
+        path = (self.config.invocation_params.dir / Path(option).expanduser() if option
+                else self._report_dir() / "history.sqlite")
+        try:
+            history = record_and_compare(self.document, path)
+        except (HistoryError, OSError, sqlite3.Error) as exc:  # the report is still written
+            self.problem = f"history not written to {path}: {exc}"
+            return
+        self.alerts = alerts(history["changes"], self.config.getoption("claims_fail_on"))
+        if self.alerts and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
     # -- terminal ----------------------------------------------------------------------------
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
@@ -192,6 +226,9 @@ class Controller:
             return
         tr = terminalreporter
         tr.section("claims")
+        for line, markup in change_lines(self.document.get("history"), self.config.getoption("claims_fail_on"),
+                                         len(self.alerts)):
+            tr.write_line(line, **markup)
         run = self.document.get("run") or {}
         headline = partial_headline(run)
         if headline:

@@ -88,3 +88,13 @@ def collect_environment(config: pytest.Config, claims_config: ClaimsConfig, work
             else:
                 env[key] = value
     return env
+
+
+def collect_configuration(extra: Iterable[dict]) -> dict[str, Any]:
+    """The run's configuration (``run.configuration``): the project's ``pytest_claims_configuration``
+    results merged, JSON-safe. Runs compare in the history only when these are equal."""
+    configuration: dict[str, Any] = {}
+    for added in extra:
+        for key, value in (added or {}).items():
+            configuration[str(key)] = json_safe(value, f"pytest_claims_configuration()[{key!r}]")
+    return configuration

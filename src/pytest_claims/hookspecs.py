@@ -15,3 +15,14 @@ def pytest_claims_environment(config: pytest.Config) -> dict:
     Called once, on the controller, when the report is written. Values must be JSON-safe; dict values
     are merged into an existing dict entry of the same key (``seeds``, ``packages``).
     """
+
+
+@hookspec
+def pytest_claims_configuration(config: pytest.Config) -> dict:
+    """Return what makes two runs comparable (e.g. ``{"tiers": [...], "data": {...}, "recipe": {...}}``).
+
+    Called once, on the controller, when the report is written; the dicts of every implementation are
+    merged into the report's ``run.configuration``. The history compares a run only with earlier runs
+    whose configuration is equal (same keys, same values), never across unlike setups. Values must be
+    JSON-safe and must not change between two runs of the same setup (no times, no temporary paths).
+    """

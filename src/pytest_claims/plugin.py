@@ -10,6 +10,7 @@ import pytest
 
 from . import collected
 from .catalog import Catalog, CatalogError, load_catalog, unknown_claim_message
+from .changes import FAIL_ON
 from .check import ClaimCheck, expected_refutation
 from .config import ClaimsConfigError, load_config
 from .keys import ALL_ITEMS_KEY, CATALOG_KEY, COLLECTED_KEY, CONFIG_KEY, WORKEROUTPUT_KEY
@@ -29,7 +30,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--claims-report-dir", default=None, metavar="DIR",
                     help="where to write claims.json and index.html (default: [tool.claims] report_dir, else reports)")
     group.addoption("--claims-no-report", action="store_true",
-                    help="judge and summarise claims in the terminal, but write no report files")
+                    help="judge and summarise claims in the terminal, but write no report files (nor history)")
+    group.addoption("--claims-history", default=None, metavar="PATH",
+                    help="the run history (SQLite) this run is appended to and compared with "
+                         "(default: history.sqlite in the report folder; 'none': keep no history)")
+    group.addoption("--claims-fail-on", default=None, choices=FAIL_ON,
+                    help="exit non-zero when, since the last comparable complete run, a verdict flipped (flip) "
+                         "or a verified check is no longer verified (regression)")
 
 
 def _is_worker(config: pytest.Config) -> bool:

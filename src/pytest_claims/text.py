@@ -65,3 +65,73 @@ def describe_plan(plan: Mapping[str, Any] | None) -> str:
     parts = [str(plan["description"])] if plan.get("description") else []
     parts += [f"{_KIND_WORDS.get(kind, kind)}: {what}", f"tier: {plan.get('tier')}"]
     return " · ".join(parts)
+
+
+CHANGES_LISTED = 20  # changes named one by one in the terminal; the report lists them all
+ARROW = "→"
+
+
+def _value(measured: Mapping[str, Any] | None) -> str:
+    if not measured or measured.get("value") is None:
+        return "—"
+    text = f"{measured['value']:.4g}"
+    if measured.get("low") is not None and measured.get("high") is not None:
+        text += f" [{measured['low']:.4g}, {measured['high']:.4g}]"
+    return text
+
+
+def _verdict(v: Any) -> str:
+    return str(v).replace("_", " ")
+
+
+def change_counts(changes: Mapping[str, Any]) -> str:
+    """``2 verdict flips, 1 check new, 0 gone, 3 values moved``."""
+    flips, new, gone, moved = (len(changes.get(k) or ()) for k in ("flips", "new", "gone", "moved"))
+    return (f"{flips} verdict flip{'s' if flips != 1 else ''}, {new} check{'s' if new != 1 else ''} new, "
+            f"{gone} gone, {moved} value{'s' if moved != 1 else ''} moved beyond {'their' if moved != 1 else 'its'} "
+            f"uncertainty")
+
+
+def describe_change(kind: str, change: Mapping[str, Any]) -> str:
+    """One change in one line, e.g. ``flip  claim-x / check-y: verified → refuted``."""
+    where = f"{change['claim']} / {change['id']}"
+    if kind == "flips":
+        return f"flip   {where}: {_verdict(change['before'])} {ARROW} {_verdict(change['after'])}"
+    if kind == "new":
+        return f"new    {where}: {_verdict(change['after'])}"
+    if kind == "gone":
+        return f"gone   {where}: was {_verdict(change['before'])}"
+    return f"moved  {where}: {_value(change['before'])} {ARROW} {_value(change['after'])}"
+
+
+def compared_with(history: Mapping[str, Any]) -> str:
+    """``run #12 (2026-01-02T03:04:05+00:00, git 0123abcd)``: the run a report is compared with."""
+    ref = history.get("compared_with") or {}
+    commit = f", git {ref['git_commit'][:10]}" if ref.get("git_commit") else ""
+    return f"run #{ref.get('run')} ({ref.get('timestamp')}{commit})"
+
+
+def change_lines(history: Mapping[str, Any] | None, fail_on: str | None = None,
+                 n_alerts: int = 0) -> list[tuple[str, dict[str, bool]]]:
+    """The terminal's lines about what changed since the last comparable complete run, with markup."""
+    if not history:
+        return []
+    changes = history.get("changes")
+    if changes is None:
+        return [((f"history: run #{history.get('run')} in {history.get('path')} is the first complete run of its "
+                 f"configuration there; nothing to compare with yet"), {})]
+    total = sum(len(changes.get(k) or ()) for k in ("flips", "new", "gone", "moved"))
+    if not total:
+        return [(f"no change since {compared_with(history)}", {"green": True})]
+    lines = [(f"changed since {compared_with(history)}: {change_counts(changes)}",
+              {"bold": True, "red": bool(changes.get("flips"))})]
+    listed = [(kind, c) for kind in ("flips", "gone", "new", "moved") for c in changes.get(kind) or ()]
+    for kind, change in listed[:CHANGES_LISTED]:
+        lines.append(("  " + describe_change(kind, change), {"red": bool(change.get("regression")),
+                                                             "yellow": not change.get("regression")}))
+    if len(listed) > CHANGES_LISTED:
+        lines.append((f"  ... and {len(listed) - CHANGES_LISTED} more (all listed in the report)", {"yellow": True}))
+    if fail_on and n_alerts:
+        lines.append(((f"--claims-fail-on {fail_on}: {n_alerts} change{'s' if n_alerts != 1 else ''} "
+                      f"{'fail' if n_alerts != 1 else 'fails'} this run"), {"red": True, "bold": True}))
+    return lines

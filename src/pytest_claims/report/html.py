@@ -12,8 +12,9 @@ from markupsafe import Markup
 
 from ..files import write_atomic
 from ..records import LABELS, VERDICTS, alternates_json
-from ..text import describe_plan, partial_headline
-from .plots import claim_svg
+from ..text import change_counts, compared_with, describe_plan, partial_headline
+from .groups import group_checks, number_needs
+from .plots import claim_svg, trend_svg
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 SET_ASIDE = ("untestable", "not_run")  # listed in groups (by needs, else reason), not in the checks table
@@ -40,19 +41,6 @@ def _needs(check: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(check.get("needs") or ()) or (check["reason"],)
 
 
-def _group_checks(checks: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Checks with the same needs (or, without needs, the same reason) in one group, first seen first."""
-    groups: dict[tuple[str, ...] | str, dict[str, Any]] = {}
-    for c in checks:
-        needs = tuple(c.get("needs") or ())
-        group = groups.setdefault(needs or c["reason"], {"reason": c["reason"], "needs": list(needs),
-                                                         "reasons": [], "checks": []})
-        group["checks"].append(c)
-        if c["reason"] not in group["reasons"]:
-            group["reasons"].append(c["reason"])
-    return list(groups.values())
-
-
 def group_by_need(checks: list[tuple[str, Mapping[str, Any]]]) -> list[dict[str, Any]]:
     """One row per distinct need: the need, the (claim id, check id) pairs waiting on it, and how many
     of them each claim has.
@@ -67,19 +55,48 @@ def group_by_need(checks: list[tuple[str, Mapping[str, Any]]]) -> list[dict[str,
     return sorted(rows.values(), key=lambda row: -len(row["checks"]))
 
 
+def history_context(history: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The report's first section: what changed since the last comparable complete run."""
+    if not history:
+        return None
+    changes = history.get("changes")
+    rows = [{"kind": kind, **c} for kind in ("flips", "gone", "new", "moved") for c in (changes or {}).get(kind) or ()]
+    timeline = history.get("timeline") or {}
+    return {"block": history, "compared_with": compared_with(history) if changes is not None else None,
+            "counts": change_counts(changes) if changes is not None else None, "rows": rows,
+            "runs": timeline.get("runs") or [], "claims": timeline.get("claims") or {}}
+
+
+def _timeline(history: dict[str, Any] | None, claim_id: str) -> list[tuple[Mapping[str, Any], str | None]]:
+    """(run, verdict) of the claim over the comparable runs, oldest first; empty with fewer than two."""
+    if not history or len(history["runs"]) < 2:
+        return []
+    return list(zip(history["runs"], history["claims"].get(claim_id) or []))
+
+
 def build_context(document: Mapping[str, Any]) -> dict[str, Any]:
     claims = []
     not_run: list[tuple[str, Mapping[str, Any]]] = []
     not_executed: list[tuple[str, Mapping[str, Any]]] = []
+    history = history_context(document.get("history"))
+    trends = (document.get("history") or {}).get("trends") or {}
     for claim in document["claims"]:
         checks = claim["checks"]
-        svg = claim_svg(claim)
+        svg, trend = claim_svg(claim), trend_svg(checks, trends)
+        groups = {v: group_checks([c for c in checks if c["verdict"] == v]) for v in SET_ASIDE}
         claims.append({
             "claim": claim,
             "alternates": alternates_json(claim),  # also from a report written before they existed
             "decided": [c for c in checks if c["verdict"] not in SET_ASIDE],
-            "groups": {v: _group_checks([c for c in checks if c["verdict"] == v]) for v in SET_ASIDE},
+            "needs": {v: number_needs(groups[v]) for v in SET_ASIDE},
+            # checks waiting on needs, without a paper table of their own: one row each, needs by number
+            "waiting": {v: [(c, g["need_numbers"]) for g in groups[v] if g["needs"] and not g["grids"]
+                            for c in g["checks"]] for v in SET_ASIDE},
+            "groups": {v: [g for g in groups[v] if not g["needs"] or g["grids"]] for v in SET_ASIDE},
             "svg": Markup(svg) if svg else None,  # matplotlib escapes every text it writes into the SVG
+            "trend": Markup(trend) if trend else None,
+            "n_trends": sum(c["nodeid"] in trends for c in checks),
+            "timeline": _timeline(history, claim["id"]),
         })
         # what this machine lacks; checks this run merely did not execute are listed under the banner
         not_run += [(claim["id"], c) for c in checks if c["verdict"] == "not_run" and c.get("executed", True)]
@@ -87,6 +104,7 @@ def build_context(document: Mapping[str, Any]) -> dict[str, Any]:
     env = dict(document.get("environment") or {})
     return {
         "doc": document,
+        "history": history,
         "partial": partial_headline(document.get("run")),
         "not_executed": not_executed,
         "summary": document["summary"],

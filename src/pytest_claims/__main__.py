@@ -1,0 +1,116 @@
+"""``python -m pytest_claims``: work with reports after the run.
+
+    merge DIR... --out DIR   join the reports of a run's shards into one report (+ a history row)
+    table PATH --csv OUT     one row per check (and run) of a claims.json or a history database, as CSV
+    durations PATH... --out FILE   the checks' recorded durations for pytest-split (--durations-path)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .changes import FAIL_ON
+
+EXIT_PARTIAL = 3  # merge: checks missing or in conflict; the report says which
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from .changes import alerts
+    from .files import write_json
+    from .history import HistoryError
+    from .merge import MergeError, merge_documents, read_shard
+    from .nightly import record_and_compare
+    from .report import render
+    from .text import change_lines, partial_headline
+
+    try:
+        document = merge_documents([read_shard(Path(p)) for p in args.shards])
+    except MergeError as exc:
+        print(f"merge refused: {exc}", file=sys.stderr)
+        return 2
+    status, history = 0, None
+    if args.history.strip().lower() != "none":
+        path = Path(args.history) if args.history else args.out / "history.sqlite"
+        try:
+            history = record_and_compare(document, path, source="merge")
+        except HistoryError as exc:
+            print(f"history not written: {exc}", file=sys.stderr)
+    write_json(document, args.out / "claims.json")
+    html = render(args.out / "claims.json", args.out / "index.html")
+    run = document["run"]
+    print(f"merged {len(args.shards)} shard reports: {document['summary']['n_checks']} checks")
+    headline = partial_headline(run)
+    if headline:
+        print(headline)
+        for nodeid in run["not_executed_checks"]:
+            print(f"  missing: {nodeid}")
+        for conflict in run["merged"]["conflicts"]:
+            print(f"  conflict: {conflict['nodeid']}: {conflict['results']}")
+        status = EXIT_PARTIAL
+    found = alerts((history or {}).get("changes"), args.fail_on)
+    for line, _ in change_lines(history, args.fail_on, len(found)):
+        print(line)
+    if found:
+        status = status or 1
+    print(f"claims report: {html} (data: {args.out / 'claims.json'})")
+    return status
+
+
+def _table(args: argparse.Namespace) -> int:
+    from .frame import frame
+
+    table = frame(args.path)
+    if args.csv is None:
+        print(table.to_string(max_rows=40, max_colwidth=40))
+    else:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.csv, index=False)
+        print(f"{len(table)} rows -> {args.csv}")
+    return 0
+
+
+def _durations(args: argparse.Namespace) -> int:
+    """The last recorded duration of every check, in pytest-split's format ({nodeid: seconds})."""
+    from .files import write_atomic
+    from .frame import frame
+
+    found: dict[str, float] = {}
+    for path in args.paths:
+        table = frame(path).dropna(subset=["duration"]).sort_values("run", kind="stable", na_position="last")
+        found.update(zip(table["nodeid"], table["duration"].astype(float)))
+    write_atomic(args.out, json.dumps(dict(sorted(found.items())), indent=1) + "\n")
+    print(f"{len(found)} durations -> {args.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pytest_claims", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    merge = sub.add_parser("merge", help="join the shard reports of one run")
+    merge.add_argument("shards", nargs="+", help="each shard's report folder (or its claims.json)")
+    merge.add_argument("--out", type=Path, required=True, help="folder for the merged claims.json and index.html")
+    merge.add_argument("--history", default="", metavar="PATH",
+                       help="history database to append the merged run to (default OUT/history.sqlite; 'none')")
+    merge.add_argument("--fail-on", choices=FAIL_ON, default=None,
+                       help="exit 1 on verdict flips (flip) or lost verifications (regression) since the last "
+                            "comparable complete run")
+    merge.set_defaults(run=_merge)
+    table = sub.add_parser("table", help="checks of a claims.json or a history database as a table")
+    table.add_argument("path", type=Path, help="a claims.json (or its folder) or a history database")
+    table.add_argument("--csv", type=Path, default=None, help="write CSV here (default: print)")
+    table.set_defaults(run=_table)
+    durations = sub.add_parser("durations", help="recorded check durations for pytest-split")
+    durations.add_argument("paths", nargs="+", type=Path, help="history databases or claims.json files")
+    durations.add_argument("--out", type=Path, default=Path(".test_durations"),
+                           help="pytest-split durations file (default .test_durations)")
+    durations.set_defaults(run=_durations)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
