@@ -121,6 +121,33 @@ def test_unreadable_manifest_recomputes_the_whole_entry(tmp_path, caplog):
     assert again.calls == [0, 1, 2, 3, 4] and "unreadable manifest" in caplog.text
 
 
+def test_manifest_of_another_chunk_count_is_not_trusted(tmp_path, caplog):
+    # Same key, a different chunking (e.g. another batch size): chunk i no longer holds the same examples.
+    cache = ChunkCache(tmp_path)
+    cache.get_or_compute(KEY, N_CHUNKS, Counting())
+    again = Counting()
+    with caplog.at_level(logging.WARNING, logger="measure.run.cache"):
+        result = cache.get_or_compute(KEY, 2, again)
+    assert again.calls == [0, 1] and result.computed_chunks == (0, 1) and "5 chunks, expected 2" in caplog.text
+    assert sorted(p.name for p in result_dir(tmp_path).glob("chunk-*")) == ["chunk-00000.npz", "chunk-00001.npz"]
+    assert json.loads((result_dir(tmp_path) / "manifest.json").read_text())["n_chunks"] == 2
+
+
+def test_entry_folder_of_another_key_is_not_served(tmp_path, caplog):
+    # A folder copied or moved under another entry's name is whole and self-consistent (every chunk
+    # matches its manifest), yet holds another key's results: the manifest's own key must name the entry.
+    cache = ChunkCache(tmp_path)
+    other = {**KEY, "split": "train"}
+    cache.get_or_compute(other, N_CHUNKS, lambda i: {"features": np.full((3, 2), -1.0, dtype=np.float32),
+                                                     "target": np.zeros(3, dtype=int)})
+    cache.entry_dir(other).rename(cache.entry_dir(KEY))
+    again = Counting()
+    with caplog.at_level(logging.WARNING, logger="measure.run.cache"):
+        result = cache.get_or_compute(KEY, N_CHUNKS, again)
+    assert again.calls == [0, 1, 2, 3, 4] and "belongs to another entry" in caplog.text
+    np.testing.assert_array_equal(result.arrays["features"], expected_features())
+
+
 def test_chunk_written_without_manifest_entry_is_not_trusted(tmp_path):
     # A kill between writing a chunk and recording its checksum leaves an unverifiable chunk.
     cache = ChunkCache(tmp_path)

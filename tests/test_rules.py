@@ -93,6 +93,24 @@ def test_band_edge_does_not_flip_on_float_rounding():
     assert value_rule(85.09, None, None, 88.55, None, Tolerance("t", abs=3.45)).verdict == "refuted"
 
 
+@pytest.mark.parametrize("measured, paper, tolerance, beyond", [
+    # 80.02 + 0.1 is 80.11999999999999 in binary: the upper edge lies a last bit inside the decimal one.
+    (80.12, 80.02, Tolerance("t", abs=0.1), 80.13),
+    # 80.04 - (1 + 2 * 0.04) is 78.96000000000001: the lower edge lies a last bit inside the decimal one.
+    (78.96, 80.04, Tolerance("t", abs=1.0, sigmas=2), 78.95),
+])
+def test_a_measurement_on_an_edge_that_binary_cannot_hold_exactly_is_inside(measured, paper, tolerance, beyond):
+    std = 0.04 if tolerance.sigmas else None
+    band = tolerance.band(paper, std)
+    edge = paper + band if measured > paper else paper - band
+    assert edge != measured  # the float edge misses the decimal one: only the slack keeps it inside
+    assert value_rule(measured, None, None, paper, std, tolerance).verdict == "verified"
+    assert value_rule(beyond, None, None, paper, std, tolerance).verdict == "refuted"
+    # an interval that ends on the edge overlaps the band as well
+    low, high = (measured, measured + 1) if measured > paper else (measured - 1, measured)
+    assert value_rule(measured, low, high, paper, std, tolerance).verdict == "verified"
+
+
 @fast
 @given(
     measured=st.floats(-1e6, 1e6), paper=st.floats(-1e6, 1e6),
@@ -157,6 +175,14 @@ def test_superiority_threshold_is_strict_and_alpha_matters():
     assert superiority_rule(a, b, alpha=0.01).verdict == "inconclusive"
 
 
+def test_superiority_at_p_exactly_alpha_is_not_significant():
+    # 4 of 4 discordant pairs for A: exact two-sided p = 2 * 0.5**4 = 0.125, exactly representable.
+    a, b = paired_from_table(1, 4, 0, 1)
+    at = superiority_rule(a, b, alpha=0.125)
+    assert at.rule["p_value"] == 0.125 and at.verdict == "inconclusive"
+    assert superiority_rule(a, b, alpha=0.1251).verdict == "verified"
+
+
 def test_superiority_false_decision_rate_is_at_most_alpha_for_equal_classifiers():
     # Two classifiers of equal true accuracy (70 %), correlated as real models are.
     rng = np.random.default_rng(2010_11929)
@@ -192,6 +218,20 @@ def test_noninferiority_margin_decides_both_ways():
     assert noninferiority_rule(a, b, alpha=0.05, margin=0.06).verdict == "verified"
     assert noninferiority_rule(a, b, alpha=0.05, margin=0.03).verdict == "inconclusive"
     assert noninferiority_rule(a, b, alpha=0.05, margin=0.005).verdict == "refuted"
+
+
+def test_noninferiority_bounds_are_one_sided_at_one_minus_alpha():
+    # Each bound of the two-sided (1 - 2α) interval is a one-sided 1 - α bound; a margin between the
+    # 90 % and the 95 % lower bound is met at α = 0.05, and would not be with a 95 % interval.
+    from pytest_claims.stats import paired_difference_interval
+
+    a, b = paired_from_table(800, 20, 50, 130)
+    low90 = paired_difference_interval(a, b, confidence=0.90).low
+    low95 = paired_difference_interval(a, b, confidence=0.95).low
+    assert low95 < low90
+    out = noninferiority_rule(a, b, alpha=0.05, margin=-(low90 + low95) / 2)
+    assert (out.rule["low"], out.rule["high"]) == paired_difference_interval(a, b, confidence=0.90)[1:]
+    assert out.verdict == "verified" and out.rule["confidence_two_sided"] == pytest.approx(0.90)
 
 
 def test_noninferiority_inconclusive_on_tiny_samples():
@@ -243,6 +283,21 @@ def test_bootstrap_rule_margin_decides_both_ways(scores):
     assert bootstrap_ordering_rule(a, base, 0.05, margin=0.1, n_resamples=1999).verdict == "verified"
     assert bootstrap_ordering_rule(a, base, 0.05, margin=0.05, n_resamples=1999).verdict == "inconclusive"
     assert bootstrap_ordering_rule(a, base, 0.05, margin=0.01, n_resamples=1999).verdict == "refuted"
+
+
+def test_bootstrap_rule_with_a_margin_uses_one_sided_bounds_at_one_minus_alpha(scores):
+    # Like non-inferiority: with a margin the interval is two-sided 1 - 2α; without one it is 1 - α.
+    from pytest_claims.stats import paired_bootstrap
+
+    base, noisy = scores
+    a = noisy - noisy.mean() + base.mean() - 0.05
+    low90 = paired_bootstrap(a, base, n_resamples=1999, confidence=0.90, seed=0).low
+    low95 = paired_bootstrap(a, base, n_resamples=1999, confidence=0.95, seed=0).low
+    assert low95 < low90
+    out = bootstrap_ordering_rule(a, base, 0.05, margin=-(low90 + low95) / 2, n_resamples=1999)
+    assert out.rule["low"] == low90 and out.verdict == "verified"
+    plain = bootstrap_ordering_rule(a, base, 0.05, n_resamples=1999)
+    assert plain.rule["low"] == low95  # "A better than B": the two-sided 95 % interval
 
 
 def test_bootstrap_rule_inconclusive_on_tiny_samples():
