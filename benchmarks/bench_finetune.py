@@ -2,7 +2,8 @@
 
 For each model, two rows measured in the same process, same shape / precision / batch:
 
-* ``model alone`` — synthetic uint8 tensors already on the device: the ceiling (timm's benchmark.py idea);
+* ``model alone`` — synthetic uint8 tensors already on the device, in the micro-batches the pipeline's training
+  loop chose: the ceiling (timm's benchmark.py idea);
 * ``pipeline``    — the suite's own code on JPEG images decoded by DataLoader workers: training through
   ``measure.train.loop.train`` (micro-batching, clipping, fused SGD, checkpointing off), evaluation through
   ``measure.run.inference.run_inference``. The gap to the ceiling is what the data pipeline costs.
@@ -65,6 +66,21 @@ PEAK_BF16_FLOPS = (
 DEFAULT_MODELS = ("vit_base_patch16_224", "vit_large_patch16_224")
 
 
+@dataclasses.dataclass(frozen=True)
+class BenchSettings:
+    """One benchmark configuration (the command line of this script; benchmarks/gpu_check.py builds its own)."""
+
+    img_size: int = 384
+    batch: int = 512             # effective batch (the recipe's)
+    micro_batch: int | None = None  # None: the training loop's own choice (largest that fits)
+    steps: int = 10              # timed steps, after `warmup` untimed ones
+    warmup: int = 2
+    workers: int = 8
+    images: int = 1024           # synthetic JPEGs in each pipeline dataset
+    num_classes: int = 100
+    compile: bool = False
+
+
 def peak_flops(device: torch.device) -> tuple[str, float | None]:
     if device.type != "cuda":
         return platform.processor() or "cpu", None
@@ -114,13 +130,15 @@ def _peak(device: torch.device) -> int | None:
     return int(torch.cuda.max_memory_allocated(device)) if device.type == "cuda" else None
 
 
-def _build(args: argparse.Namespace, model_name: str, device: torch.device) -> torch.nn.Sequential:
+def _build(args: BenchSettings, model_name: str, device: torch.device) -> torch.nn.Sequential:
     model = timm.create_model(model_name, pretrained=False, num_classes=0, img_size=args.img_size)
     model = prepare_model(model, args.num_classes, args.img_size)
     return with_normalization(model, {"mean": (0.5,) * 3, "std": (0.5,) * 3}).to(device)
 
 
-def bench_model_alone(args: argparse.Namespace, model_name: str, device: torch.device, bf16: bool) -> dict[str, Any]:
+def bench_model_alone(args: BenchSettings, model_name: str, device: torch.device, bf16: bool,
+                      micro: int) -> dict[str, Any]:
+    """Synthetic uint8 tensors already on the device, through the same micro-batches as the pipeline row."""
     net = _build(args, model_name, device)
     x = torch.randint(0, 256, (args.batch, 3, args.img_size, args.img_size), dtype=torch.uint8, device=device)
     y = torch.randint(0, args.num_classes, (args.batch,), device=device)
@@ -140,7 +158,6 @@ def bench_model_alone(args: argparse.Namespace, model_name: str, device: torch.d
     net.train()
     recipe = paper_recipe("cifar100").scaled(batch=args.batch, resolution=args.img_size)
     optimizer = make_optimizer(net, recipe, 0.01, device)
-    micro = args.micro_batch or args.batch
     _reset_peak(device)
     for i in range(args.warmup + args.steps):
         if i == args.warmup:
@@ -157,7 +174,7 @@ def bench_model_alone(args: argparse.Namespace, model_name: str, device: torch.d
             "train_images_per_s": images / train_s, "train_peak_memory_bytes": train_peak, "micro_batch": micro}
 
 
-def bench_pipeline(args: argparse.Namespace, model_name: str, device: torch.device, bf16: bool) -> dict[str, Any]:
+def bench_pipeline(args: BenchSettings, model_name: str, device: torch.device, bf16: bool) -> dict[str, Any]:
     recipe = dataclasses.replace(paper_recipe("cifar100").scaled(steps=args.warmup + args.steps, batch=args.batch,
                                                                  resolution=args.img_size), warmup_steps=1)
     n_images = max(2 * args.batch, args.images)
@@ -189,6 +206,22 @@ def bench_pipeline(args: argparse.Namespace, model_name: str, device: torch.devi
             "workers": args.workers, "source_images": "JPEG 500x375, decoded per access"}
 
 
+def measure_model(args: BenchSettings, model_name: str, device: torch.device, bf16: bool,
+                  peak: float | None) -> dict[str, Any]:
+    """Both rows for one model, with MFU. The pipeline runs first: its training loop picks the micro-batch
+    that fits (halving on out-of-memory), and the model-alone row reuses it — ViT-L/16 at 384 px does not
+    take a batch of 512 in one forward-backward on any GPU."""
+    flops = forward_flops_per_image(model_name, args.img_size, args.num_classes)
+    pipeline = bench_pipeline(args, model_name, device, bf16)
+    rows = {"model alone": bench_model_alone(args, model_name, device, bf16, pipeline["micro_batch"]),
+            "pipeline": pipeline}
+    for row in rows.values():
+        row["eval_mfu"] = row["eval_images_per_s"] * flops / peak if peak and row["eval_images_per_s"] else None
+        row["train_mfu"] = row["train_images_per_s"] * 3 * flops / peak if peak and row["train_images_per_s"] else None
+    return {"model": model_name, "img_size": args.img_size, "batch": args.batch, "steps": args.steps,
+            "precision": "bf16" if bf16 else "fp32", "forward_gflops_per_image": flops / 1e9, **rows}
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", action="append", help="timm architecture name (repeatable); "
@@ -208,26 +241,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", default="reports/bench_finetune.json")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
-    if device.type == "cpu":
-        args.workers = min(args.workers, 0)
-    if args.images is None:
-        args.images = 1024 if device.type == "cuda" else 4 * args.batch
+    settings = BenchSettings(
+        img_size=args.img_size, batch=args.batch, micro_batch=args.micro_batch, steps=args.steps, warmup=args.warmup,
+        workers=args.workers if device.type == "cuda" else 0, num_classes=args.num_classes, compile=args.compile,
+        images=args.images or (1024 if device.type == "cuda" else 4 * args.batch))
     # The suite autocasts to bf16 on CUDA only (measure.run.device.uses_bf16); CPUs without bf16 units
     # would measure a slow emulation, so a CPU smoke run measures float32 in both rows.
     bf16 = args.precision == "bf16" and device.type == "cuda"
-    args.precision = "bf16" if bf16 else "fp32"
     device_name, peak = peak_flops(device)
-    results = []
-    for model_name in args.model or DEFAULT_MODELS:
-        flops = forward_flops_per_image(model_name, args.img_size, args.num_classes)
-        rows = {"model alone": bench_model_alone(args, model_name, device, bf16),
-                "pipeline": bench_pipeline(args, model_name, device, bf16)}
-        for row in rows.values():
-            row["eval_mfu"] = row["eval_images_per_s"] * flops / peak if peak and row["eval_images_per_s"] else None
-            row["train_mfu"] = (row["train_images_per_s"] * 3 * flops / peak
-                                if peak and row["train_images_per_s"] else None)
-        results.append({"model": model_name, "img_size": args.img_size, "batch": args.batch, "steps": args.steps,
-                        "precision": args.precision, "forward_gflops_per_image": flops / 1e9, **rows})
+    results = [measure_model(settings, model_name, device, bf16, peak) for model_name in args.model or DEFAULT_MODELS]
     report = {"environment": {"device": str(device), "device_name": device_name, "peak_bf16_flops": peak,
                               "torch": torch.__version__, "timm": timm.__version__, "compile": args.compile},
               "results": results}

@@ -127,11 +127,14 @@ def world_paths(world: World) -> DataPaths:
     return DataPaths(data_root=world.data, imagenet_root=world.imagenet, download=False, real_labels=world.real)
 
 
-def make_runner(world: World, cache_root: Path, tiers_selected=("eval", "probe")) -> TierRunner:
+def make_runner(world: World, cache_root: Path, tiers_selected=("eval", "probe"), *,
+                device: torch.device | str | None = "cpu", num_workers: int = 0) -> TierRunner:
+    """A TierRunner on the tiny world (device None: the suite's own choice, `measure.run.device.select_device`)."""
     loader = CheckpointLoader(HubAccess(offline=True, cache_dir=world.hf_cache))
     return TierRunner(tiers=tiers_selected, load=lambda spec, n: loader(spec, num_classes=n),
                       open_dataset=DatasetOpener(world_paths(world)), cache=ChunkCache(cache_root),
-                      device=torch.device("cpu"), batch_size=8, num_workers=0)
+                      device=None if device is None else torch.device(device), batch_size=8,
+                      num_workers=num_workers)
 
 
 class ChunkCounter:
