@@ -72,34 +72,42 @@ class ClaimCheck:
     # -- the API of docs/DESIGN.md section 2 ---------------------------------------------------
 
     def value(self, measured: Measurement, paper: Any, tolerance: str, tier: str,
-              details: Mapping[str, Any] | None = None, cannot_refute: str | None = None) -> CheckRecord:
+              details: Mapping[str, Any] | None = None, cannot_refute: str | None = None,
+              cannot_verify: str | None = None, references: Sequence[Mapping[str, Any]] | None = None) -> CheckRecord:
         """Verified iff measured [low, high] (or value) overlaps paper ± tolerance band; else refuted.
 
         ``cannot_refute``: why this check cannot count against the claim (e.g. one side is a
-        substitute biased against it); a refutation then ends inconclusive, with this text."""
+        substitute biased against it); a refutation then ends inconclusive, with this text.
+        ``cannot_verify``: the mirror — why it cannot count for the claim (evidence biased in its
+        favour); a verification then ends inconclusive. ``references``: independent measurements of
+        the same quantity (``{"source", "value", "setting", ...}``), recorded beside the paper's value,
+        never judged."""
         from .rules import value_rule
 
         self._ensure_first()
-        _check_cannot_refute(cannot_refute)
+        _check_limits(cannot_refute, cannot_verify)
+        refs = _references(references)
         plan = self._resolve(Plan(VALUE, tier, tolerance=tolerance))
         if not isinstance(measured, Measurement):
             raise TypeError(f"measured must be a pytest_claims.Measurement, got {type(measured).__name__}")
         pv = PaperValue.of(paper)
         tol = self._config.tolerance(tolerance)
         outcome = value_rule(measured.value, measured.low, measured.high, pv.value, pv.std, tol)
-        verdict, reason = _limit_refutation(outcome, cannot_refute)
+        verdict, reason = _limit(outcome, cannot_refute, cannot_verify)
         return self._finish("value", verdict, reason, tier, paper=pv, measured=measured,
-                            rule=outcome.rule, details=details, plan=plan)
+                            rule=outcome.rule, details=details, plan=plan, references=refs)
 
     def ordering(self, a, b, tier: str, margin: str | None = None, a_label: str = "A", b_label: str = "B",
-                 details: Mapping[str, Any] | None = None, cannot_refute: str | None = None) -> CheckRecord:
+                 details: Mapping[str, Any] | None = None, cannot_refute: str | None = None,
+                 cannot_verify: str | None = None) -> CheckRecord:
         """"A better than B" (margin None: exact McNemar, two-sided at alpha) or "A better or
         comparable" (margin names [tool.claims.margins]: non-inferiority) on paired per-example
-        correctness ``a``, ``b`` (same examples, same order). ``cannot_refute``: as for ``value``."""
+        correctness ``a``, ``b`` (same examples, same order). ``cannot_refute``, ``cannot_verify``: as
+        for ``value``."""
         from . import rules, stats
 
         self._ensure_first()
-        _check_cannot_refute(cannot_refute)
+        _check_limits(cannot_refute, cannot_verify)
         plan = self._resolve(Plan(ORDERING, tier, a_label=a_label, b_label=b_label, margin=margin))
         alpha = self._config.alpha
         if margin is None:
@@ -124,23 +132,59 @@ class ClaimCheck:
             extra={**sides, "confidence": confidence, "interval": "Newcombe (1998) hybrid score, paired",
                    "per_side_interval": "Wilson"},
         )
-        verdict, reason = _limit_refutation(outcome, cannot_refute)
+        verdict, reason = _limit(outcome, cannot_refute, cannot_verify)
         return self._finish("ordering", verdict, reason, tier, measured=measured,
                             rule=outcome.rule, details=details, plan=plan)
+
+    def ordering_draws(self, a, b, tier: str, margin: str | None = None, a_label: str = "A", b_label: str = "B",
+                       details: Mapping[str, Any] | None = None, draw_fraction: float = 0.0,
+                       cannot_refute: str | None = None, cannot_verify: str | None = None) -> CheckRecord:
+        """An ordering (recorded as kind "ordering") on per-draw, per-example correctness ``a``, ``b`` of
+        shape (draws, examples) — evidence obtained over repeated random draws, e.g. few-shot classifiers
+        each trained on one draw of k examples per class; draw s of A and of B are paired, and so are the
+        examples. Judged by a t interval whose error holds over draws and examples
+        (``pytest_claims.draws``); ``draw_fraction``: the share of its pool one draw takes (0: unlimited).
+        ``margin``, ``cannot_refute``, ``cannot_verify``: as for ``ordering``."""
+        import numpy as np
+
+        from .draws import repeated_draws_rule
+
+        self._ensure_first()
+        _check_limits(cannot_refute, cannot_verify)
+        plan = self._resolve(Plan(ORDERING, tier, a_label=a_label, b_label=b_label, margin=margin))
+        margin_value = None if margin is None else self._config.margin(margin)
+        outcome = repeated_draws_rule(a, b, self._config.alpha, margin_value, a_label, b_label,
+                                      draw_fraction=draw_fraction)
+        if margin is not None:
+            outcome.rule["margin_name"] = margin
+        rule = outcome.rule
+        per_draw = {"a": np.asarray(a, dtype=float).mean(axis=1), "b": np.asarray(b, dtype=float).mean(axis=1)}
+        sides = {side: {"label": label, "accuracy": rule[f"{side}_accuracy"], "draw_accuracies": per_draw[side].tolist(),
+                        "n": rule["n"], "draws": rule["draws"]} for side, label in (("a", a_label), ("b", b_label))}
+        measured = Measurement(
+            value=rule["diff"], low=rule["low"], high=rule["high"], n=rule["n"],
+            method=f"mean over {rule['draws']} paired draws of acc({a_label}) − acc({b_label}) on the same "
+                   f"{rule['n']} examples; t interval over draws and examples, "
+                   f"{rule['confidence_two_sided']:.0%} two-sided",
+            extra={**sides, "confidence": rule["confidence_two_sided"], "interval": rule["interval"]},
+        )
+        verdict, reason = _limit(outcome, cannot_refute, cannot_verify)
+        return self._finish("ordering", verdict, reason, tier, measured=measured, rule=rule, details=details,
+                            plan=plan)
 
     def ordering_scores(self, a, b, metric: Callable[..., float] | str, tier: str, margin: str | None = None,
                         a_label: str = "A", b_label: str = "B", details: Mapping[str, Any] | None = None,
                         n_resamples: int = 9999, seed: int | None = 0,
-                        cannot_refute: str | None = None) -> CheckRecord:
+                        cannot_refute: str | None = None, cannot_verify: str | None = None) -> CheckRecord:
         """Ordering on per-example scores (higher is better) by a paired bootstrap of
         metric(A) − metric(B); ``metric`` is a numpy reduction taking ``axis=`` or "mean"/"median".
-        ``cannot_refute``: as for ``value``."""
+        ``cannot_refute``, ``cannot_verify``: as for ``value``."""
         import numpy as np
 
         from .rules import bootstrap_ordering_rule
 
         self._ensure_first()
-        _check_cannot_refute(cannot_refute)
+        _check_limits(cannot_refute, cannot_verify)
         plan = self._resolve(Plan(ORDERING_SCORES, tier, a_label=a_label, b_label=b_label, margin=margin))
         statistic = getattr(np, _STATISTICS[metric]) if isinstance(metric, str) and metric in _STATISTICS else metric
         if not callable(statistic):
@@ -160,23 +204,27 @@ class ClaimCheck:
                    "b": {"label": b_label, name: float(statistic(b_arr)), "n": int(b_arr.size)},
                    "confidence": outcome.rule["confidence_two_sided"]},
         )
-        verdict, reason = _limit_refutation(outcome, cannot_refute)
+        verdict, reason = _limit(outcome, cannot_refute, cannot_verify)
         return self._finish("ordering_scores", verdict, reason, tier, measured=measured,
                             rule=outcome.rule, details=details, plan=plan)
 
-    def untestable(self, reason: str, paper: Any = None, plan: Plan | None = None) -> None:
+    def untestable(self, reason: str, paper: Any = None, plan: Plan | None = None,
+                   references: Sequence[Mapping[str, Any]] | None = None) -> None:
         """Can never be run with public material (e.g. a private dataset); listed with the paper's number
-        and, given a ``Plan``, what the check would have checked."""
+        and, given a ``Plan``, what the check would have checked. ``references``: as for ``value``."""
         why, paper_value, planned = _reason(reason), _paper(paper), self._resolve(plan)
-        self._finish("untestable", UNTESTABLE, why, "", paper=paper_value, plan=planned)
+        self._finish("untestable", UNTESTABLE, why, "", paper=paper_value, plan=planned,
+                     references=_references(references))
 
     def not_run(self, reason: str, paper: Any = None, needs: Sequence[str] | None = None,
-                plan: Plan | None = None) -> None:
+                plan: Plan | None = None, references: Sequence[Mapping[str, Any]] | None = None) -> None:
         """This machine lacks something; ``reason`` says exactly what to provide. ``needs`` splits it
         into short, self-contained items (one per thing to provide), which the report groups by.
-        ``plan``: what the check would have checked (kind, sides and margin or tolerance, tier)."""
+        ``plan``: what the check would have checked (kind, sides and margin or tolerance, tier).
+        ``references``: as for ``value``."""
         why, paper_value, needs_items, planned = _reason(reason), _paper(paper), _needs(needs), self._resolve(plan)
-        self._finish("not_run", NOT_RUN, why, "", paper=paper_value, needs=needs_items, plan=planned)
+        self._finish("not_run", NOT_RUN, why, "", paper=paper_value, needs=needs_items, plan=planned,
+                     references=_references(references))
 
     def _resolve(self, plan: Plan | None) -> Plan | None:
         """``plan`` with its margin's and tolerance's values from [tool.claims] (unknown names: an error
@@ -204,13 +252,14 @@ class ClaimCheck:
     def _finish(self, kind: str, verdict: str, reason: str, tier: str, *, paper: PaperValue | None = None,
                 measured: Measurement | None = None, rule: Mapping | None = None,
                 details: Mapping[str, Any] | None = None, needs: tuple[str, ...] = (),
-                plan: Plan | None = None) -> CheckRecord:
+                plan: Plan | None = None, references: tuple[Mapping[str, Any], ...] = ()) -> CheckRecord:
         self._ensure_first()
         item = self._item
         record = CheckRecord(
             claim=self.claim_id, id=item.name, nodeid=item.nodeid, kind=kind, verdict=verdict,
             reason=reason, tier=str(tier or ""), expected=expected_refutation(item), paper=paper,
             measured=measured, rule=dict(rule or {}), details=dict(details or {}), needs=needs, plan=plan,
+            references=references,
         )
         store(item, record)
         if verdict == VERIFIED:
@@ -222,26 +271,51 @@ class ClaimCheck:
 
 
 NOT_A_REFUTATION = "not counted as a refutation"
+NOT_A_VERIFICATION = "not counted as a verification"
 
 
-def _check_cannot_refute(text: str | None) -> None:
-    if text is not None and (not isinstance(text, str) or not text.strip()):
-        raise ValueError(f"cannot_refute must be None or a non-empty reason why this check cannot refute "
-                         f"the claim, got {text!r}")
+def _check_limits(cannot_refute: str | None, cannot_verify: str | None) -> None:
+    for name, text, what in (("cannot_refute", cannot_refute, "refute"), ("cannot_verify", cannot_verify, "verify")):
+        if text is not None and (not isinstance(text, str) or not text.strip()):
+            raise ValueError(f"{name} must be None or a non-empty reason why this check cannot {what} "
+                             f"the claim, got {text!r}")
 
 
-def _limit_refutation(outcome, cannot_refute: str | None) -> tuple[str, str]:
-    """The verdict and reason to record: a refutation by a check that cannot refute is inconclusive.
+def _limit(outcome, cannot_refute: str | None, cannot_verify: str | None = None) -> tuple[str, str]:
+    """The verdict and reason to record: a refutation by a check that cannot refute, or a verification by
+    one that cannot verify (evidence biased in the claim's favour), is inconclusive.
 
-    The rule's own verdict stays in ``outcome.rule`` (``rule_verdict``), with the ``cannot_refute`` text."""
-    if cannot_refute is None:
+    The rule's own verdict stays in ``outcome.rule`` (``rule_verdict``), with each limit's text."""
+    if cannot_refute is None and cannot_verify is None:
         return outcome.verdict, outcome.reason
-    text = cannot_refute.strip()
     outcome.rule["rule_verdict"] = outcome.verdict
-    outcome.rule["cannot_refute"] = text
-    if outcome.verdict != REFUTED:
-        return outcome.verdict, outcome.reason
-    return INCONCLUSIVE, f"{outcome.reason}; {NOT_A_REFUTATION}: {text}"
+    limits = [(verdict, key, text.strip(), words) for verdict, key, text, words in (
+        (REFUTED, "cannot_refute", cannot_refute, NOT_A_REFUTATION),
+        (VERIFIED, "cannot_verify", cannot_verify, NOT_A_VERIFICATION)) if text is not None]
+    outcome.rule.update({key: text for _, key, text, _ in limits})
+    for verdict, _, text, words in limits:
+        if outcome.verdict == verdict:
+            return INCONCLUSIVE, f"{outcome.reason}; {words}: {text}"
+    return outcome.verdict, outcome.reason
+
+
+def _references(references: Sequence[Mapping[str, Any]] | None) -> tuple[dict[str, Any], ...]:
+    """Independent measurements as records hold them: each a mapping with a non-empty ``source`` and
+    ``setting`` and a numeric ``value`` (other JSON-safe keys — repository, file, commit, unit — kept)."""
+    if references is None:
+        return ()
+    if isinstance(references, (Mapping, str)):
+        raise TypeError(f"references must be a list of mappings, got {type(references).__name__}")
+    out = []
+    for ref in references:
+        if not isinstance(ref, Mapping):
+            raise TypeError(f"a reference must be a mapping with source, value and setting, got {ref!r}")
+        missing = [k for k in ("source", "setting") if not isinstance(ref.get(k), str) or not ref[k].strip()]
+        value = ref.get("value")
+        if missing or isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"a reference needs a non-empty source and setting and a numeric value; got {dict(ref)!r}")
+        out.append({str(k): v for k, v in ref.items()})
+    return tuple(out)
 
 
 def _reason(reason: str) -> str:

@@ -217,7 +217,9 @@ class CheckRecord:
     ``plan`` says what the check checks (every decided check has one; untestable / not run ones when
     the test gave one).
     ``executed`` is False for a collected check that never ran in this run (deselected, or the run
-    stopped early): the controller adds it with verdict not_run, so no claim is judged on a subset."""
+    stopped early): the controller adds it with verdict not_run, so no claim is judged on a subset.
+    ``references`` are independent measurements of the same quantity (``{"source", "value", "setting", ...}``),
+    shown beside the paper's value; they never enter the verdict."""
 
     claim: str
     id: str
@@ -235,6 +237,7 @@ class CheckRecord:
     needs: tuple[str, ...] = ()
     executed: bool = True
     plan: Plan | None = None
+    references: tuple[Mapping[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -258,6 +261,7 @@ class CheckRecord:
             "needs": list(self.needs),
             "executed": bool(self.executed),
             "plan": None if self.plan is None else self.plan.to_json(),
+            "references": json_safe([dict(r) for r in self.references], "references"),
         }
 
     @classmethod
@@ -271,6 +275,7 @@ class CheckRecord:
         kw["needs"] = tuple(d.get("needs") or ())  # absent in reports written before the field existed
         kw["executed"] = bool(d.get("executed", True))  # likewise
         kw["plan"] = None if d.get("plan") is None else Plan.from_json(d["plan"])  # likewise
+        kw["references"] = tuple(dict(r) for r in d.get("references") or ())  # likewise
         return cls(**kw)
 
 
