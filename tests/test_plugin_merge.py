@@ -1,0 +1,151 @@
+"""Shards of one run joined into the report of the whole run (``python -m pytest_claims merge``).
+
+The real claim suite — all of ``claims/``, as the nightly runs it — is run once whole and once as three
+pytest-split shards balanced by the durations the whole run recorded; the merge of the three gives the
+verdicts of the whole run, and the merge of two stays partial and lists the third shard's checks. This
+runs the suite four times: about 1–2 minutes with the CPU study cache warm (``.claims-cache``), longer
+on a cold cache. The CPU run's ``index.html`` is also held to its size budget here (≤ 300 KB).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytest_claims.assemble import build_document
+from pytest_claims.merge import MergeError, Shard, merge_documents
+from pytest_claims.records import CheckRecord, Measurement
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARDS = 3
+HTML_BUDGET = 300_000  # bytes of the CPU run's index.html (it was ~940 KB before the report was made compact)
+
+
+def _pytest(report_dir: Path, *args: str) -> None:
+    command = [sys.executable, "-m", "pytest", "claims/", "-q", "-p", "no:xdist",
+               "--claims-report-dir", str(report_dir), "--claims-history", "none", *args]
+    # Other work may commit to this checkout between the runs; shards of different commits are not one
+    # run (the merge says so), so the runs here record no commit at all.
+    env = {**os.environ, "GIT_DIR": str(report_dir.parent / "no-git")}
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False, env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest_claims", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600, check=False)
+
+
+def _load(folder: Path) -> dict:
+    return json.loads((folder / "claims.json").read_text(encoding="utf-8"))
+
+
+def _verdicts(document: dict) -> tuple[dict, dict]:
+    checks = {c["nodeid"]: c["verdict"] for claim in document["claims"] for c in claim["checks"]}
+    return checks, {claim["id"]: claim["verdict"] for claim in document["claims"]}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("shards")
+    _pytest(base / "whole")
+    durations = _cli("durations", base / "whole" / "claims.json", "--out", base / "durations.json")
+    assert durations.returncode == 0, durations.stderr
+    for group in range(1, SHARDS + 1):
+        _pytest(base / f"shard-{group}", "--splits", str(SHARDS), "--group", str(group),
+                "--durations-path", str(base / "durations.json"), "--splitting-algorithm", "least_duration")
+    return base
+
+
+def test_the_cpu_run_report_fits_its_budget(runs):
+    size = (runs / "whole" / "index.html").stat().st_size
+    assert size <= HTML_BUDGET, f"index.html of the CPU run is {size:,} bytes"
+
+
+def test_three_shards_merge_into_the_verdicts_of_the_unsharded_run(runs):
+    whole = _load(runs / "whole")
+    assert not whole["run"]["partial"] and len(whole["run"]["durations"]) == whole["summary"]["n_checks"]
+    executed = [{c["nodeid"] for claim in _load(runs / f"shard-{g}")["claims"] for c in claim["checks"]
+                 if c["executed"]} for g in range(1, SHARDS + 1)]
+    assert all(executed) and sum(map(len, executed)) == len(set().union(*executed))  # disjoint, none empty
+    for g in range(1, SHARDS + 1):
+        assert _load(runs / f"shard-{g}")["run"]["partial"]  # a shard alone verifies nothing
+
+    done = _cli("merge", *(runs / f"shard-{g}" for g in range(1, SHARDS + 1)), "--out", runs / "merged")
+    assert done.returncode == 0, done.stdout + done.stderr
+    merged = _load(runs / "merged")
+    assert not merged["run"]["partial"] and merged["run"]["merged"]["conflicts"] == []
+    assert _verdicts(merged) == _verdicts(whole)
+    assert merged["summary"] == whole["summary"]
+    assert (runs / "merged" / "index.html").exists() and (runs / "merged" / "history.sqlite").exists()
+    assert merged["history"]["run"] == 1 and merged["history"]["compared_with"] is None
+
+
+def test_a_missing_shard_leaves_the_merge_partial_with_its_checks_listed(runs):
+    executed = {g: {c["nodeid"] for claim in _load(runs / f"shard-{g}")["claims"] for c in claim["checks"]
+                    if c["executed"]} for g in range(1, SHARDS + 1)}
+    dropped = max(executed, key=lambda g: len(executed[g]))  # least_duration may give a long check a shard alone
+    missing = executed[dropped]
+    kept = [runs / f"shard-{g}" for g in executed if g != dropped]
+    done = _cli("merge", *kept, "--out", runs / "partial", "--history", "none")
+    assert done.returncode == 3, done.stdout + done.stderr
+    merged = _load(runs / "partial")
+    assert len(missing) > 1 and merged["run"]["partial"] and set(merged["run"]["not_executed_checks"]) == missing
+    assert f"partial run: {len(missing)} checks not executed" in done.stdout
+    assert all(f"  missing: {nodeid}" in done.stdout for nodeid in missing)
+    assert merged["summary"]["claims"]["verified"] == 0  # no claim verified from a subset of its checks
+
+
+# -- the merge's own rules, on reports built in memory ---------------------------------------------
+
+def _shard(name: str, verdicts: dict[str, str | None], configuration: dict | None = None) -> Shard:
+    """A shard's report: each check verified/refuted with a value, or None: collected, not executed."""
+    records = []
+    for check, verdict in verdicts.items():
+        common = {"claim": "c", "id": check, "nodeid": f"t.py::{check}"}
+        if verdict is None:
+            records.append(CheckRecord(kind="not_run", verdict="not_run", reason="deselected", executed=False,
+                                       outcome="deselected", **common))
+        else:
+            records.append(CheckRecord(kind="value", verdict=verdict, reason="", tier="x",
+                                       measured=Measurement(1.0 if verdict == "verified" else 2.0), **common))
+    doc = build_document(None, records, {"timestamp": name, "git": {"commit": "abc"}}, configuration=configuration)
+    return Shard(name, json.loads(json.dumps(doc)))
+
+
+def test_a_check_two_shards_disagree_on_is_a_conflict():
+    merged = merge_documents([_shard("a", {"t1": "verified", "t2": None}),
+                              _shard("b", {"t1": "refuted", "t2": "verified"})])
+    checks = {c["id"]: c for claim in merged["claims"] for c in claim["checks"]}
+    assert checks["t1"]["verdict"] == "error"
+    assert checks["t1"]["reason"] == "the shards disagree: a: verified (measured 1); b: refuted (measured 2)"
+    assert merged["run"]["merged"]["conflicts"] == [
+        {"nodeid": "t.py::t1", "shards": ["a", "b"], "results": "a: verified (measured 1); b: refuted (measured 2)"}]
+    assert merged["run"]["partial"] and "different results" in merged["run"]["caveat"]
+    assert checks["t2"]["verdict"] == "verified"
+
+
+def test_the_same_result_twice_is_kept_once_and_a_check_run_nowhere_stays_missing():
+    merged = merge_documents([_shard("a", {"t1": "verified", "t2": None}),
+                              _shard("b", {"t1": "verified", "t2": None})])
+    assert merged["run"]["merged"]["duplicates"] == [{"nodeid": "t.py::t1", "shards": ["a", "b"]}]
+    assert merged["run"]["not_executed_checks"] == ["t.py::t2"] and merged["run"]["partial"]
+
+
+def test_shards_of_different_configurations_are_refused():
+    with pytest.raises(MergeError, match="different configurations"):
+        merge_documents([_shard("a", {"t1": "verified"}, {"tiers": ["eval"]}),
+                         _shard("b", {"t2": "verified"}, {"tiers": ["probe"]})])
+
+
+def test_shards_of_different_commits_are_not_one_complete_run():
+    a, b = _shard("a", {"t1": "verified", "t2": None}), _shard("b", {"t1": None, "t2": "verified"})
+    b.document["environment"]["git"]["commit"] = "def"
+    merged = merge_documents([a, b])
+    assert merged["run"]["partial"] and "different git commits (abc, def)" in merged["run"]["caveat"]
+    assert merged["summary"]["claims"]["verified"] == 0
