@@ -9,5 +9,7 @@ from __future__ import annotations
 
 from .check import ClaimCheck
 from .records import Alternate, CheckRecord, ClaimRecord, Measurement, PaperValue, Plan, Source
+from .table import frame  # pandas is imported when a table is made, not here
 
-__all__ = ["Alternate", "CheckRecord", "ClaimCheck", "ClaimRecord", "Measurement", "PaperValue", "Plan", "Source"]
+__all__ = ["Alternate", "CheckRecord", "ClaimCheck", "ClaimRecord", "Measurement", "PaperValue", "Plan", "Source",
+           "frame"]

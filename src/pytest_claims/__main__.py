@@ -60,7 +60,7 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _table(args: argparse.Namespace) -> int:
-    from .frame import frame
+    from .table import frame
 
     table = frame(args.path)
     if args.csv is None:
@@ -75,7 +75,7 @@ def _table(args: argparse.Namespace) -> int:
 def _durations(args: argparse.Namespace) -> int:
     """The last recorded duration of every check, in pytest-split's format ({nodeid: seconds})."""
     from .files import write_atomic
-    from .frame import frame
+    from .table import frame
 
     found: dict[str, float] = {}
     for path in args.paths:
