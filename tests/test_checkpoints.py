@@ -59,8 +59,8 @@ PAPER_ARCH = {
     "R152x4": ("resnetv2_152x4_bit", None, "BiT-S-R152x4"),
     "EfficientNet-L2": ("tf_efficientnet_l2", None, None),
 }
-VIT_NPZ_URL = re.compile(r"https://storage\.googleapis\.com/vit_models/(imagenet21k\+imagenet2012|sam)/"
-                         r"(?P<name>ViT-[BLH]_\d+)(?P<res224>-224)?\.npz")
+VIT_NPZ_URL = re.compile(r"https://storage\.googleapis\.com/vit_models/(imagenet21k\+imagenet2012|sam|imagenet21k)/"
+                         r"(?P<name>(R50\+)?ViT-[BLH]_\d+)(?P<res224>-224)?\.npz")
 BIT_S_URL = re.compile(r"https://storage\.googleapis\.com/bit_models/(?P<name>BiT-S-R\d+x\d+)\.npz")
 
 # A real timm tag small enough to save and load in a test; it goes through the same code as the
@@ -135,18 +135,33 @@ def test_npz_row_is_an_official_file_for_a_timm_architecture(key: str) -> None:
         assert (spec.pretraining, spec.finetuned_on, spec.num_classes) == ("imagenet", "", 1000)
     elif "/sam/" in spec.hub_id:
         assert (spec.pretraining, spec.provenance) == ("imagenet", "substitute")
+    elif "/imagenet21k/" in spec.hub_id:  # read from the npz for the pre-logits layer timm's conversion drops
+        assert (spec.pretraining, spec.finetuned_on, spec.pre_logits) == ("imagenet21k", "", True)
+        assert find(spec.paper_model, spec.pretraining).key == spec.twin_of
     else:  # imagenet21k+imagenet2012 files are 384 px unless suffixed -224
         assert (spec.pretraining, spec.finetuned_on) == ("imagenet21k", "imagenet")
         assert spec.resolution == (224 if match["res224"] else 384)
 
 
-@pytest.mark.parametrize("key", sorted(k for k in RELEASED if SPECS[k].library == "transformers"))
+@pytest.mark.parametrize("key", sorted(k for k in RELEASED if SPECS[k].library == "transformers" and SPECS[k].pre_logits))
 def test_transformers_row_is_the_pre_logits_twin_of_a_timm_row(key: str) -> None:
     spec = SPECS[key]
     assert spec.hub_id == PAPER_ARCH[spec.paper_model][1]
     assert spec.pre_logits and spec.num_classes == 0
     twin = find(spec.paper_model, spec.pretraining)  # default: the timm row
-    assert twin.library == "timm" and spec.timm_name == twin.hub_id
+    assert twin.library == "timm" and spec.timm_name == twin.hub_id and spec.twin_of == twin.key
+
+
+@pytest.mark.parametrize("key", sorted(k for k in RELEASED if SPECS[k].library == "transformers"
+                                       and not SPECS[k].pre_logits))
+def test_transformers_classifier_row_is_the_twin_of_an_authors_imagenet_fine_tune(key: str) -> None:
+    spec, twin = SPECS[key], SPECS[SPECS[key].twin_of]
+    size, patch = re.fullmatch(r"ViT-([BL])/(\d+)", spec.paper_model).groups()
+    width = {"B": "base", "L": "large"}[size]
+    assert spec.hub_id == f"google/vit-{width}-patch{patch}-{spec.resolution}"
+    assert (spec.finetuned_on, spec.num_classes, spec.provenance) == ("imagenet", 1000, "authors")
+    assert find(spec.paper_model, spec.pretraining, "imagenet", resolution=spec.resolution) == twin
+    assert spec.timm_name == twin.model_name
 
 
 def test_all_of_timms_original_paper_weights_are_registered() -> None:

@@ -21,6 +21,7 @@ from measure.models.hub import HubAccess
 from measure.models.integrity import CheckpointUnusable, unusable
 from measure.models.pins import pinned_version
 from measure.models.registry import CheckpointSpec
+from measure.models.weights import check_transformers_request, timm_model, transformers_model
 
 # timm's hub loader asks for pytorch_model.bin and prefers its safetensors twin (timm/models/_hub.py).
 TIMM_HUB_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -195,34 +196,28 @@ def _timm_model(spec: CheckpointSpec, name: str, path: Path, num_classes: int, *
     # `file` outranks the hub id in timm's source resolution; `custom_load` routes the official npz
     # files to the model's npz reader, and must be False for state dicts even where the tag's cfg
     # says custom_load (BiT, AugReg: their cfgs describe the npz URL).
-    overlay = {"file": str(path), "custom_load": path.suffix == ".npz"}
+    # (measure.models.weights builds it with the checkpoint's own head, so that the load stays strict.)
     try:
-        model = timm.create_model(name, pretrained=True, num_classes=num_classes, pretrained_cfg_overlay=overlay)
+        model = timm_model(name, path, spec, num_classes)
     except Exception as error:  # whatever the file holds (truncated, other weights, refused pickle): one line
         raise unusable(spec.key, spec.paper_model, path, f"timm {name}", error, override=override) from error
-    model.eval()
-    data_config = timm.data.resolve_model_data_config(model)
+    data_config = timm.data.resolve_model_data_config(getattr(model, "backbone", model))
     return LoadedModel(model, data_config, spec, revision, path)
 
 
 def _transformers_model(spec: CheckpointSpec, folder: Path, num_classes: int, *, revision: str,
                         override: bool = False) -> LoadedModel:
-    if num_classes:
-        raise ValueError(f"{spec.key}: transformers rows give pre-logits features only; use num_classes=0 "
-                         f"or the timm row for a classifier")
+    check_transformers_request(spec, num_classes)
     if not (folder / "config.json").is_file():
         raise Missing(f"{folder} has no config.json: give the folder that holds config.json and model.safetensors",
                       need=f"checkpoint {spec.key}: --claims-checkpoint {spec.key}=FOLDER holding config.json and "
                            f"model.safetensors")
-    from transformers import ViTModel
-
-    try:
-        vit = ViTModel.from_pretrained(folder, add_pooling_layer=True, local_files_only=True)
+    what = "transformers " + ("ViTModel" if spec.pre_logits else "ViTForImageClassification")
+    try:  # every weight from the folder, or an error naming the missing ones (measure.models.weights)
+        model, config = transformers_model(folder, spec, num_classes)
     except Exception as error:  # see _timm_model
-        raise unusable(spec.key, spec.paper_model, folder, "transformers ViTModel", error,
-                       override=override) from error
-    model = pre_logits_class()(vit).eval()
-    return LoadedModel(model, _hf_data_config(folder, vit.config), spec, revision, folder)
+        raise unusable(spec.key, spec.paper_model, folder, what, error, override=override) from error
+    return LoadedModel(model, _hf_data_config(folder, config), spec, revision, folder)
 
 
 @functools.cache

@@ -9,6 +9,13 @@ explicit tag (timm's untagged default is usually *not* the paper's weights) and 
 * ``unreleased`` — nothing public (JFT-300M, the paper's ImageNet-1k ViTs, the ImageNet fine-tune of the
                    ImageNet-21k ViT-H/14, ...): untestable; the note says why.
 
+A row may be the *twin* of another (``twin_of``): the same weights through another loader — the Hugging Face
+conversions that keep the paper's pre-logits layer, the official npz read with it, the transformers
+classifiers the harness check compares timm with. `find` passes twins over unless asked for them.
+``eval_pipeline`` names the evaluation preprocessing the row's authors used (`measure.data.pipelines`; every
+fine-tuned row has one), ``representations`` the kinds of frozen representation a head-less load of the row
+can give (`measure.models.representations`; every released pre-training row has one).
+
 Standard library only (plus the stdlib-only `paper` data): claim modules and fixtures import it at
 collection time. Loading a row is `measure.models.loaders.load_model`.
 """
@@ -27,9 +34,12 @@ REGISTRY_CSV = Path(__file__).with_name("checkpoints.csv")
 LIBRARIES = ("timm", "transformers", "bit_npz", "vit_npz")
 NPZ_LIBRARIES = ("bit_npz", "vit_npz")
 PROVENANCES = ("authors", "substitute", "unreleased")
+# measure.data.pipelines.PIPELINES and measure.models.representations.KINDS, spelled out: this module is stdlib only
+EVAL_PIPELINES = ("vit_jax", "bit", "timm")
+REPRESENTATION_KINDS = ("pre_logits", "class_token_final_norm")
 
-__all__ = ["LIBRARIES", "NPZ_LIBRARIES", "PRETRAININGS", "PROVENANCES", "REGISTRY_CSV", "CheckpointSpec",
-           "by_key", "find", "registry"]
+__all__ = ["EVAL_PIPELINES", "LIBRARIES", "NPZ_LIBRARIES", "PRETRAININGS", "PROVENANCES", "REGISTRY_CSV",
+           "REPRESENTATION_KINDS", "CheckpointSpec", "by_key", "find", "registry"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,9 @@ class CheckpointSpec:
     #                          empty for timm rows, whose hub_id is the model name
     num_classes: int = 0     # classes of the head stored in the checkpoint (0: head-less)
     pre_logits: bool = False  # output is the paper's pre-logits representation tanh(W·CLS + b)
+    eval_pipeline: str = ""  # fine-tuned rows: the preprocessing their authors evaluate with (EVAL_PIPELINES)
+    representations: tuple[str, ...] = ()  # pre-training rows: the representation kinds a head-less load gives
+    twin_of: str = ""        # the key of the row with the same weights that `find` returns by default
 
     @property
     def released(self) -> bool:
@@ -70,11 +83,18 @@ def _registry() -> dict[str, CheckpointSpec]:
             key=row["key"], paper_model=row["paper_model"], pretraining=row["pretraining"],
             finetuned_on=row["finetuned_on"], resolution=int(row["resolution"]), library=row["library"],
             hub_id=row["hub_id"], provenance=row["provenance"], note=row["note"], timm_name=row["timm_name"],
-            num_classes=int(row["num_classes"] or 0), pre_logits=row["pre_logits"].strip().lower() == "true")
+            num_classes=int(row["num_classes"] or 0), pre_logits=row["pre_logits"].strip().lower() == "true",
+            eval_pipeline=row["eval_pipeline"].strip(),
+            representations=tuple(k for k in row["representations"].split(";") if k.strip()),
+            twin_of=row["twin_of"].strip())
         problems = _row_problems(spec) + (["duplicate key"] if spec.key in specs else [])
         if problems:
             raise ValueError(f"{REGISTRY_CSV.name} row {spec.key!r}: {'; '.join(problems)}")
         specs[spec.key] = spec
+    for spec in specs.values():
+        problem = _twin_problem(spec, specs)
+        if problem:
+            raise ValueError(f"{REGISTRY_CSV.name} row {spec.key!r}: {problem}")
     return specs
 
 
@@ -94,7 +114,31 @@ def _row_problems(spec: CheckpointSpec) -> list[str]:
             problems.append("npz rows need the official URL as hub_id and a timm_name")
     elif spec.library or spec.hub_id:
         problems.append("an unreleased row has no library / hub_id")
+    if spec.finetuned_on and spec.eval_pipeline not in EVAL_PIPELINES:
+        problems.append(f"a fine-tuned row names the pipeline its authors evaluate with: eval_pipeline "
+                        f"{spec.eval_pipeline!r} not in {EVAL_PIPELINES}")
+    if not spec.finetuned_on and spec.eval_pipeline:
+        problems.append("eval_pipeline is for fine-tuned rows")
+    unknown = [k for k in spec.representations if k not in REPRESENTATION_KINDS]
+    if unknown:
+        problems.append(f"representations {unknown} not in {REPRESENTATION_KINDS}")
+    if spec.released and not spec.finetuned_on and not spec.representations:
+        problems.append("a released pre-training row lists the representation kinds it gives (representations)")
+    if spec.pre_logits and "pre_logits" not in spec.representations:
+        problems.append("a pre_logits row offers the pre_logits representation")
     return problems
+
+
+def _twin_problem(spec: CheckpointSpec, specs: dict[str, CheckpointSpec]) -> str | None:
+    if not spec.twin_of:
+        return None
+    other = specs.get(spec.twin_of)
+    if other is None:
+        return f"twin_of {spec.twin_of!r} is no row of the registry"
+    if (other.paper_model, other.pretraining, other.finetuned_on, other.resolution) != \
+            (spec.paper_model, spec.pretraining, spec.finetuned_on, spec.resolution) or other.twin_of:
+        return f"twin_of {spec.twin_of!r} must be a primary row of the same model, pre-training, fine-tune and resolution"
+    return None
 
 
 def registry() -> dict[str, CheckpointSpec]:
@@ -112,20 +156,23 @@ def by_key(key: str) -> CheckpointSpec:
 
 
 def find(paper_model: str, pretraining: str, finetuned_on: str = "", *, resolution: int | None = None,
-         library: str | None = None) -> CheckpointSpec:
+         library: str | None = None, pre_logits: bool = False) -> CheckpointSpec:
     """The registry row for (paper model, pre-training, fine-tune); LookupError listing close matches.
 
-    Where several rows match: without `library`, the transformers (pre-logits) twins are passed over
-    for the timm / npz row; without `resolution`, the highest resolution wins — the paper fine-tunes
-    at 384 (Table 5 caption), and pre-training rows are unique anyway. An `unreleased` row is returned
-    like any other: its provenance and note say why nothing can be loaded.
+    Where several rows match: without `library` and `pre_logits`, twins (``twin_of``) are passed over for
+    the primary row; with `pre_logits`, only the rows that keep the paper's pre-logits layer qualify;
+    without `resolution`, the highest resolution wins — the paper fine-tunes at 384 (Table 5 caption), and
+    pre-training rows are unique anyway. An `unreleased` row is returned like any other: its provenance and
+    note say why nothing can be loaded.
     """
     rows = [s for s in _registry().values()
             if (s.paper_model, s.pretraining, s.finetuned_on) == (paper_model, pretraining, finetuned_on)]
     if library is not None:
         rows = [s for s in rows if s.library == library]
-    else:
-        rows = [s for s in rows if s.library != "transformers"] or rows
+    if pre_logits:
+        rows = [s for s in rows if s.pre_logits]
+    elif library is None:
+        rows = [s for s in rows if not s.twin_of]
     if resolution is not None:
         rows = [s for s in rows if s.resolution == resolution]
     if not rows:

@@ -49,7 +49,7 @@ def default_finder() -> Finder:
 
 def resolve(model: Model, *, pre_logits: bool = False, find: Finder | None = None) -> Any:
     """The registry row for `model` (a CheckpointSpec), or Unavailable(untestable) when its row says
-    nothing public exists. With `pre_logits`, the row that keeps the paper's pre-logits layer where one
+    nothing public exists. With `pre_logits`, the twin that keeps the paper's pre-logits layer where one
     is public (§4.1 reads that layer). A LookupError (no row at all) propagates: it is a defect."""
     find = find or default_finder()
     spec = find(model.paper_model, model.pretraining, model.finetuned_on, resolution=model.resolution)
@@ -59,11 +59,12 @@ def resolve(model: Model, *, pre_logits: bool = False, find: Finder | None = Non
 
 
 def _pre_logits_twin(model: Model, find: Finder) -> Any | None:
-    # Only the transformers conversions keep the pre-logits layer. Chosen by the registry, never by what
-    # happens to be cached: a missing twin is not run, not silently swapped for the timm row.
+    # Only some conversions keep the pre-logits layer (the Hugging Face ViTs, the official npz read with it).
+    # Chosen by the registry, never by what happens to be cached: a missing twin is not run, not silently
+    # swapped for the timm row.
     try:
         twin = find(model.paper_model, model.pretraining, model.finetuned_on, resolution=model.resolution,
-                    library="transformers")
+                    pre_logits=True)
     except LookupError:
         return None
     return twin if twin.released and twin.pre_logits else None
