@@ -31,7 +31,7 @@ def test_interval_matches_its_definition():
     est = draws_difference_interval(a, b, confidence=0.9, draw_fraction=0.1)
     d = a.astype(float) - b.astype(float)
     per_draw, per_example = d.mean(1), d.mean(0)
-    v_draw = per_draw.var(ddof=1) * (1 / 6 + 0.1)
+    v_draw = per_draw.var(ddof=1) * (1 / 6 + 0.1 / 0.9)
     v_example = per_example.var(ddof=1) / 500
     se = math.sqrt(v_draw + v_example)
     df = se**4 / (v_draw**2 / 5 + v_example**2 / 499)

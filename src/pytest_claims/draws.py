@@ -9,12 +9,14 @@ sources of error:
 * ``a``, ``b``: per-draw, per-example correctness, shape (draws, examples); draw s of A and of B are paired
   (trained on the same draw), and so are the examples;
 * d_s = acc_s(A) − acc_s(B) per draw, d̄ their mean; e_i = the mean over draws of a_si − b_si per example;
-* variance of d̄: var(d_s)·(1/S + f) + var(e_i)/n, where S is the number of draws and f the fraction of its
-  pool one draw takes (``draw_fraction``, e.g. 5 shots of 10 images per class: 0.5; 0 for an unlimited pool).
-  The first term is the spread between draws: the mean over S draws from *one* finite pool estimates that
-  pool's mean, whose own spread around the population's is at most f·var(one draw) (Hoeffding's bound on
-  U-statistics). The second is the test-set sampling error. Both include the draw × example interaction
-  once, so the sum is slightly conservative.
+* variance of d̄: var(d_s)·(1/S + f/(1 − f)) + var(e_i)/n, where S is the number of draws and f the fraction
+  of its pool one draw takes (``draw_fraction``, e.g. 5 shots of 10 images per class: 0.5; 0 for an
+  unlimited pool). The first term is the spread between draws: the mean over S draws from *one* finite pool
+  estimates that pool's mean, whose own spread around the population's is at most f·var(one draw from the
+  population) (Hoeffding's bound on U-statistics) — and draws within a pool vary less than draws from the
+  population, by about (1 − f) (the finite-population correction), hence f/(1 − f) on the within-pool
+  var(d_s). The second is the test-set sampling error. Both include the draw × example interaction once,
+  so the sum is slightly conservative.
 * a t interval with Welch–Satterthwaite degrees of freedom (the draws' term has S − 1).
 
 The verdict follows the plugin's ordering conventions: "A better than B" (two-sided 1 − α interval
@@ -42,7 +44,7 @@ class DrawsInterval(NamedTuple):
     high: float
     se: float
     df: float
-    draw_variance: float      # var(d_s)·(1/S + f): the draws' share of var(d̄)
+    draw_variance: float      # var(d_s)·(1/S + f/(1 − f)): the draws' share of var(d̄)
     example_variance: float   # var(e_i)/n: the test examples' share
     draw_diffs: tuple[float, ...]
 
@@ -77,7 +79,7 @@ def draws_difference_interval(a_correct, b_correct, confidence: float = 0.95,
     d = a.astype(float) - b.astype(float)
     per_draw, per_example = d.mean(axis=1), d.mean(axis=0)
     diff = float(per_draw.mean())
-    v_draw = float(per_draw.var(ddof=1)) * (1.0 / draws + fraction)
+    v_draw = float(per_draw.var(ddof=1)) * (1.0 / draws + fraction / (1.0 - fraction))
     v_example = float(per_example.var(ddof=1)) / n
     se = math.sqrt(v_draw + v_example)
     if se == 0.0:  # every draw and every example agree: the difference is exact
@@ -116,7 +118,7 @@ def repeated_draws_rule(a_correct, b_correct, alpha: float, margin: float | None
               f"random): {rel}")
     rule = {
         "rule": "repeated_draws_t_noninferiority" if one_sided else "repeated_draws_t_two_sided",
-        "interval": "t over draws and examples: var(d_s)(1/S + f) + var(e_i)/n, Welch-Satterthwaite df",
+        "interval": "t over draws and examples: var(d_s)(1/S + f/(1-f)) + var(e_i)/n, Welch-Satterthwaite df",
         "alpha": alpha, "margin": margin if margin is None else m, "confidence_two_sided": confidence,
         "diff": est.diff, "low": est.low, "high": est.high, "se": est.se,
         "df": est.df if math.isfinite(est.df) else None, "draws": int(draws), "n": int(n),
