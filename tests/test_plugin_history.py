@@ -18,20 +18,9 @@ from pathlib import Path
 
 import numpy  # noqa: F401 - loaded once here: numpy refuses a second import after a pytester run drops it
 import pytest
+from test_plugin import PYPROJECT  # the synthetic suite's settings: tolerances exact and accuracy
 
 pytest_plugins = ["pytester"]
-
-PYPROJECT = """
-[tool.pytest.ini_options]
-testpaths = ["claims"]
-
-[tool.claims]
-catalog = "claims.toml"
-
-[tool.claims.tolerances]
-exact = { abs = 0 }
-accuracy = { abs = 1.0, sigmas = 2 }
-"""
 
 CATALOG = """
 [[claims]]
@@ -95,7 +84,8 @@ STEADY = {"width": 768, "depth": 768, "acc": 80.0}
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makepyprojecttoml(PYPROJECT)
-    pytester.path.joinpath("claims.toml").write_text(CATALOG, encoding="utf-8")
+    pytester.mkdir("paper")
+    pytester.path.joinpath("paper", "claims.toml").write_text(CATALOG, encoding="utf-8")
     pytester.makeconftest(CONFTEST)
     pytester.mkpydir("claims")
     pytester.path.joinpath("claims", "test_suite.py").write_text(SUITE, encoding="utf-8")

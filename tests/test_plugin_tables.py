@@ -112,7 +112,7 @@ def test_report_draws_one_grid_per_paper_table(tmp_path):
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "claims.json")], check=True)
     html = (tmp_path / "index.html").read_text(encoding="utf-8")
     grids = re.findall(r'<table class="grid small"><caption>(.*?)</caption>(.*?)</table>', html, flags=re.DOTALL)
-    assert [caption for caption, _ in grids] == ["Table 2"]
+    assert [caption for caption, _ in grids] == ['Table 2 <span class="muted">(%)</span>']
     body = grids[0][1]
     assert re.findall(r"<tr><th>(\w)</th>", body) == list("ABC")
     assert re.findall(r"<th>(\w)</th>", body.split("</thead>")[0]) == list("xyz")

@@ -47,6 +47,9 @@ def paper_grids(checks: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         if source["column"] not in grid["columns"]:
             grid["columns"].append(source["column"])
         grid["cells"][source["row"]].setdefault(source["column"], c)
+    for grid in grids.values():  # one unit for the whole grid goes in its caption
+        units = {c["paper"].get("unit") or "" for row in grid["cells"].values() for c in row.values()}
+        grid["unit"] = units.pop() if len(units) == 1 else ""
     return list(grids.values())
 
 

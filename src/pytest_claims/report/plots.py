@@ -17,9 +17,6 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
-
 COLORS = {
     "verified": "#1a7f37",
     "refuted": "#cf222e",
@@ -63,6 +60,9 @@ def _pct(x: float | None, paper: float) -> float | None:
 
 
 def _draw_values(ax, rows) -> None:
+    from matplotlib.lines import Line2D  # matplotlib only when a figure is drawn, never at import
+    from matplotlib.patches import Patch
+
     for i, c in enumerate(rows):
         y = -i
         p = c["paper"]["value"]
@@ -102,6 +102,8 @@ def _draw_values(ax, rows) -> None:
 
 
 def _draw_orderings(ax, rows) -> None:
+    from matplotlib.lines import Line2D
+
     for i, c in enumerate(rows):
         y = -i
         m = c["measured"]
