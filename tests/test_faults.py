@@ -83,6 +83,21 @@ def test_interrupted_serial_run_lists_what_never_ran(project):
     assert fp.claims(document)["listing"]["reason"] == "none of 6 testable checks was run"
 
 
+def test_under_a_partial_run_caveat_checks_received_untestable_do_not_make_a_claim_untestable():
+    # Where the run cannot tell which checks it never received (no worker reported its collection,
+    # modules failed to collect, files left out), "untestable" — never checkable with public material —
+    # is no more said of a subset than "verified" is.
+    from pytest_claims.assemble import build_claims
+    from pytest_claims.records import CheckRecord
+
+    received = [CheckRecord("listing", f"t{i}", f"m::t{i}", "untestable", "untestable", "not public") for i in range(3)]
+    [complete] = build_claims(None, received)
+    [partial] = build_claims(None, received, caveat="the run ended before any worker reported the checks it collected")
+    assert complete.verdict == "untestable"
+    assert (partial.verdict, partial.reason) == (
+        "inconclusive", "all 3 checks untestable, but the run ended before any worker reported the checks it collected")
+
+
 # -- kills and crashes -------------------------------------------------------------------------------
 
 def test_kill_9_of_the_controller_keeps_the_last_report_and_the_rerun_resumes_from_the_cache(project, tmp_path):
