@@ -201,9 +201,11 @@ def test_tiers_select_the_rows_they_read():
     eval_rows, probe_rows, finetune_rows = (fetch_mod.tier_rows(tier) for tier in ("eval", "probe", "finetune"))
     assert eval_rows and all(spec.finetuned_on == "imagenet" and spec.released for spec in eval_rows)
     probe_keys, finetune_keys = {s.key for s in probe_rows}, {s.key for s in finetune_rows}
-    assert {"vit_l16-i21k-hf", "bit_m_r152x4-i21k", "r50_vit_b16-i21k"} <= probe_keys  # the paper's pre-logits
+    assert {"vit_l16-i21k-hf", "bit_m_r152x4-i21k"} <= probe_keys  # the paper's pre-logits where public
     assert "vit_l16-i21k" not in probe_keys and "vit_l16-i21k" in finetune_keys
-    assert not any(key.endswith("-hf") for key in finetune_keys)
+    assert not any(spec.finetuned_on for spec in probe_rows + finetune_rows)
+    assert not any(spec.twin_of for spec in eval_rows + finetune_rows)  # twins only as the probe's pre-logits
+    assert all(spec.pre_logits for spec in probe_rows if spec.twin_of)
     assert {s.key for s in fetch_mod.select()} == {k for k, s in registry().items() if s.released}
     assert {s.key for s in fetch_mod.select(tiers=["eval"])} == {s.key for s in eval_rows}
 

@@ -74,15 +74,15 @@ class Outcome:
 # -- what to fetch ---------------------------------------------------------------------------------
 
 def tier_rows(tier: str) -> list[CheckpointSpec]:
-    """The released rows a tier can read: eval the ImageNet fine-tunes; finetune the pre-trained timm / npz
-    rows; probe, per pre-trained model, the row with the paper's pre-logits where one is public (the
-    choice `measure.tiers.models.resolve` makes for the probe tier)."""
+    """The released rows a tier reads, as `measure.tiers.models.resolve` picks them: eval the ImageNet
+    fine-tunes; finetune the pre-trained rows; probe, per pre-trained model, the twin that keeps the
+    paper's pre-logits layer where one is public. Twins (``twin_of``) come only through that choice."""
     from measure.tiers.models import Model, resolve
 
-    rows = [spec for spec in registry().values() if spec.released]
+    primary = [spec for spec in registry().values() if spec.released and not spec.twin_of]
     if tier == "eval":
-        return [spec for spec in rows if spec.finetuned_on]
-    pretrained = [spec for spec in rows if not spec.finetuned_on and spec.library != "transformers"]
+        return [spec for spec in primary if spec.finetuned_on]
+    pretrained = [spec for spec in primary if not spec.finetuned_on]
     if tier == "finetune":
         return pretrained
     if tier == "probe":
