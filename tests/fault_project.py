@@ -86,6 +86,30 @@ def wait(name):
         time.sleep(0.02)
 
 
+def hold_history_writes():
+    """With FAULT_HOLD_HISTORY set: a write to the run history, once inside its transaction with rows
+    written, says so in marks/started-history and waits there — the test's moment for kill -9."""
+    if not os.environ.get("FAULT_HOLD_HISTORY"):
+        return
+    from pytest_claims import history
+
+    connect = history.connect
+
+    def held(path, **kwargs):
+        conn = connect(path, **kwargs)
+
+        def inside():
+            if conn.in_transaction and conn.total_changes:
+                (MARKS / "started-history").write_text(str(os.getpid()))
+                time.sleep(300)
+            return 0
+
+        conn.set_progress_handler(inside, 50)
+        return conn
+
+    history.connect = held
+
+
 def measured(name, value):
     """`value`, computed once into the prediction cache and read back from it afterwards."""
     from measure.run.cache import ChunkCache
@@ -166,7 +190,8 @@ def write_project(base: Path) -> Path:
 class Run:
     """One `python -m pytest` of the suite in its folder; output collected as it comes."""
 
-    def __init__(self, project: Path, *args: str, cache: Path | None = None, **env: str) -> None:
+    def __init__(self, project: Path, *args: str, cache: Path | None = None,
+                 command: tuple[str, ...] = ("-m", "pytest", "-v"), **env: str) -> None:
         self.project = project
         self.marks = project / "marks"
         for stale in [self.marks / "release", *self.marks.glob("started-*")]:  # an earlier run's markers
@@ -174,7 +199,7 @@ class Run:
         environ = {**os.environ, "FAULT_MARKS": str(self.marks), "FAULT_CACHE": str(cache or project / "cache"),
                    "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
                    "PYTHONIOENCODING": "utf-8", **env}
-        self.process = subprocess.Popen([sys.executable, "-m", "pytest", "-v", *args], cwd=project, env=environ,
+        self.process = subprocess.Popen([sys.executable, *command, *args], cwd=project, env=environ,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                         encoding="utf-8", start_new_session=True)
         self._chunks: list[str] = []
@@ -235,6 +260,11 @@ class Run:
         except ProcessLookupError:
             pass
         self.process.wait(timeout=30)
+
+
+HOLD_CONFTEST = "from claims.helpers import hold_history_writes\n\nhold_history_writes()\n"
+MERGE = ("import sys; from claims.helpers import hold_history_writes; hold_history_writes(); "
+         "from pytest_claims.__main__ import main; sys.exit(main(sys.argv[1:]))")
 
 
 def run(project: Path, *args: str, **kwargs) -> tuple[int, str]:

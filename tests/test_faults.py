@@ -151,6 +151,53 @@ def assert_crash_is_one_error(document: dict, crashed: str) -> None:
     assert fp.claims(document)["listing"]["verdict"] == "verified"
 
 
+# -- the run history and the shard merge (issue 9) ------------------------------------------------------
+
+def history_runs(path: Path) -> list[tuple[int, int]]:
+    """(run id, checks recorded) of every run in the history; opening it rolls back a killed write."""
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        return conn.execute("SELECT runs.id, COUNT(checks.run_id) FROM runs LEFT JOIN checks "
+                            "ON checks.run_id = runs.id GROUP BY runs.id ORDER BY runs.id").fetchall()
+
+
+def test_kill_9_during_the_history_write_loses_no_earlier_run_nor_the_last_report(project):
+    assert fp.run(project)[0] == pytest.ExitCode.OK
+    before = {p.name: p.read_bytes() for p in (project / "reports").iterdir() if p.suffix != ".sqlite"}
+    (project / "conftest.py").write_text(fp.HOLD_CONFTEST, encoding="utf-8")
+    run = fp.Run(project, FAULT_HOLD_HISTORY="1")
+    run.wait_until(lambda: (project / "marks" / "started-history").exists(), "the history write to begin")
+    run.signal(signal.SIGKILL)
+    assert run.finish() == -signal.SIGKILL
+    assert history_runs(project / "reports" / "history.sqlite") == [(1, 14)]
+    assert {p.name: p.read_bytes() for p in (project / "reports").iterdir() if p.suffix == ".json" or
+            p.suffix == ".html"} == before
+    assert fp.run(project)[0] == pytest.ExitCode.OK  # the next run appends as if nothing had happened
+    assert history_runs(project / "reports" / "history.sqlite") == [(1, 14), (2, 14)]
+
+
+def test_kill_9_during_a_shard_merge_loses_no_earlier_merge(project):
+    for shard, selected in (("shard-1", "test_listing"), ("shard-2", "test_facts")):
+        code, _ = fp.run(project, "-k", selected, f"--claims-report-dir={shard}", "--claims-history=none")
+        assert code == pytest.ExitCode.OK
+    merge = ("-c", fp.MERGE, "merge", "shard-1", "shard-2", "--out", "merged")
+    code, output = fp.run(project, command=merge)
+    assert code == 0, output
+    merged = {p.name: p.read_bytes() for p in (project / "merged").iterdir() if p.suffix in (".json", ".html")}
+    assert json.loads(merged["claims.json"])["run"]["partial"] is False
+
+    killed = fp.Run(project, command=merge, FAULT_HOLD_HISTORY="1")
+    killed.wait_until(lambda: (project / "marks" / "started-history").exists(), "the merge's history write")
+    killed.signal(signal.SIGKILL)
+    assert killed.finish() == -signal.SIGKILL
+    assert history_runs(project / "merged" / "history.sqlite") == [(1, 14)]
+    assert {p.name: p.read_bytes() for p in (project / "merged").iterdir() if p.suffix in (".json", ".html")} == merged
+    assert fp.run(project, command=merge)[0] == 0
+    assert history_runs(project / "merged" / "history.sqlite") == [(1, 14), (2, 14)]
+
+
 # -- the prediction cache ------------------------------------------------------------------------------
 
 def swap(a: Path, b: Path) -> None:
