@@ -87,7 +87,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.mkdir("paper")
     pytester.path.joinpath("paper", "claims.toml").write_text(CATALOG, encoding="utf-8")
     pytester.makeconftest(CONFTEST)
-    pytester.mkpydir("claims")
+    pytester.mkdir("claims")  # not a package: the project's own `claims` package may be imported already
     pytester.path.joinpath("claims", "test_suite.py").write_text(SUITE, encoding="utf-8")
     configure(pytester, {"tiers": ["eval"], "data": {"entries": {"val": "1000 entries"}}})
     return pytester
