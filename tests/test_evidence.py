@@ -4,14 +4,12 @@ they would have checked), what is an error, what an ordering may conclude, how a
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from claims import decide
 from measure.errors import Missing, Unreleased
 from measure.models.registry import CheckpointSpec
 from measure.tiers.evidence import Evidence
@@ -19,8 +17,10 @@ from measure.tiers.models import Model, resolve
 from measure.tiers.results import ExampleMismatch, TierResult, Unavailable
 from measure.tiers.runner import GPU_HINT, MissingResources, TierNotSelected
 from pytest_claims import Plan
+from tests.claim_modules import load_claim_module
 
 ROOT = Path(__file__).resolve().parents[1]
+decide = load_claim_module("decide")
 
 
 def spec(key: str, paper_model: str = "ViT-L/16", finetuned_on: str = "", provenance: str = "authors",
@@ -31,16 +31,25 @@ def spec(key: str, paper_model: str = "ViT-L/16", finetuned_on: str = "", proven
                           note=note or "test row")
 
 
+PIPELINES = {"probe": {"name": "big_vision_fewshot", "definition": "resize 256, crop 224", "resize": [256, 256],
+                       "crop": 224},
+             "eval": {"name": "vit_jax", "definition": "whole-image resize", "resize": [384, 384], "crop": None},
+             "finetune": {}}
+
+
 def fake_result(tier="finetune", dataset="cifar10", key="fake", n=100, fingerprint="fp", provenance="authors",
-                shortened=False, recipe=None, representation="pre-logits") -> TierResult:
+                shortened=False, recipe=None, representation="pre-logits", kind="pre_logits", pipeline=None,
+                handicap="", draws=0) -> TierResult:
     examples = {"dataset": dataset, "split": "test", "n": n, "fingerprint": fingerprint}
     metadata = {"tier_label": f"{tier} (fake)", "checkpoint": {"provenance": provenance, "hub_id": f"{key}.tag"},
                 "examples": examples}
+    correct = np.arange(n) % 10 != 0
     return TierResult(tier=tier, label=f"{tier} (fake)", dataset=dataset, checkpoint=key,
-                      correct=np.arange(n) % 10 != 0, examples=examples, provenance=provenance,
+                      correct=correct, examples=examples, provenance=provenance,
                       recipe=recipe or {}, metadata=metadata, shortened=shortened,
-                      representation={"label": representation} if tier == "probe" else None,
-                      method="fewshot" if tier == "probe" else "")
+                      representation={"label": representation, "kind": kind} if tier == "probe" else None,
+                      method="fewshot" if tier == "probe" else "", pipeline=PIPELINES[tier] if pipeline is None
+                      else pipeline, handicap=handicap, draws_correct=(correct,) * draws)
 
 
 # -- resolving paper models to registry rows ---------------------------------------------------------
@@ -129,20 +138,31 @@ class FakeCheck:
     def __init__(self) -> None:
         self.records: list[tuple[str, dict]] = []
 
-    def value(self, measured, paper, tolerance, tier, details=None, cannot_refute=None):
-        self.records.append(("value", {"measured": measured, "paper": paper, "tier": tier}))
+    def value(self, measured, paper, tolerance, tier, details=None, cannot_refute=None, cannot_verify=None,
+              references=None):
+        self.records.append(("value", {"measured": measured, "paper": paper, "tier": tier, "references": references,
+                                       "cannot_refute": cannot_refute}))
         return "verified"  # returns normally, as a verified check does
 
-    def ordering(self, a, b, tier, margin=None, a_label="A", b_label="B", details=None, cannot_refute=None):
-        self.records.append(("ordering", {"cannot_refute": cannot_refute, "tier": tier}))
+    def ordering(self, a, b, tier, margin=None, a_label="A", b_label="B", details=None, cannot_refute=None,
+                 cannot_verify=None):
+        self.records.append(("ordering", {"cannot_refute": cannot_refute, "cannot_verify": cannot_verify,
+                                          "tier": tier}))
         return "verified"
 
-    def untestable(self, reason, paper=None, plan=None):
-        self.records.append(("untestable", {"reason": reason, "paper": paper, "plan": plan}))
+    def ordering_draws(self, a, b, tier, margin=None, a_label="A", b_label="B", details=None, draw_fraction=0.0,
+                       cannot_refute=None, cannot_verify=None):
+        self.records.append(("ordering_draws", {"cannot_refute": cannot_refute, "cannot_verify": cannot_verify,
+                                                "tier": tier, "shape": np.shape(a), "draw_fraction": draw_fraction}))
+        return "verified"
+
+    def untestable(self, reason, paper=None, plan=None, references=None):
+        self.records.append(("untestable", {"reason": reason, "paper": paper, "plan": plan, "references": references}))
         raise Ended(reason)
 
-    def not_run(self, reason, paper=None, needs=None, plan=None):
-        self.records.append(("not_run", {"reason": reason, "needs": needs, "paper": paper, "plan": plan}))
+    def not_run(self, reason, paper=None, needs=None, plan=None, references=None):
+        self.records.append(("not_run", {"reason": reason, "needs": needs, "paper": paper, "plan": plan,
+                                         "references": references}))
         raise Ended(reason)
 
 
@@ -161,6 +181,9 @@ class FakeEvidence:
         return SimpleNamespace(shortened=self.mode == "shortened", steps=10, batch_size=4, resolution=32,
                                paper_steps=10000, paper_batch_size=512)
 
+    def reading(self, tier, models, pipeline=""):
+        return Evidence(None).reading(tier, models, pipeline)  # the real registry's, offline
+
     def measure(self, tier, models, dataset, method=None):
         if self.mode == "missing":
             return Unavailable.not_run("checkpoint missing", ["checkpoint"])
@@ -170,13 +193,6 @@ class FakeEvidence:
 
 
 MODES = ("measured", "tier not selected", "shortened", "missing", "unreleased")
-
-
-def load_claim_module(name: str):
-    spec_ = importlib.util.spec_from_file_location(f"_claim_module_{name}", ROOT / "claims" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec_)
-    spec_.loader.exec_module(module)
-    return module
 
 
 VALUE_TESTS = [("test_claim1_vit_vs_cnn", "test_table2_i21k_value", "TABLE2_I21K"),
@@ -302,3 +318,170 @@ def test_a_result_holds_correctness_or_scores_and_unavailable_needs_a_reason():
         Unavailable.not_run("  ")
     with pytest.raises(ValueError, match="kind"):
         Unavailable("skipped", "why")
+
+
+# -- like for like: one pipeline and one representation kind per ordering ----------------------------
+
+def ordering_cases(module):
+    """(test function, kwargs) of every parametrized ordering test of a claim module that takes evidence."""
+    claim = load_claim_module(module)
+    for name in dir(claim):
+        test = getattr(claim, name)
+        marks = {m.name: m for m in getattr(test, "pytestmark", [])}
+        if not name.startswith("test_") or "parametrize" not in marks or "evidence" not in test.__code__.co_varnames:
+            continue
+        argnames = [a.strip() for a in marks["parametrize"].args[0].split(",")]
+        if argnames == ["number"]:
+            continue
+        for values in marks["parametrize"].args[1]:
+            yield name, test, dict(zip(argnames, values if isinstance(values, tuple) else (values,)))
+
+
+class AsRegistered(FakeEvidence):
+    """Results read the way the real registry says each side is read (pipeline, representation kind)."""
+
+    def measure(self, tier, models, dataset, method=None):
+        from measure.data.pipelines import BIG_VISION_FEWSHOT, by_name
+
+        if isinstance(Evidence(None).specs(tier, models), Unavailable):
+            return Unavailable.untestable("never released")
+        reading = self.reading(tier, models)
+        config = {"mean": (0.5,) * 3, "std": (0.5,) * 3}
+        out = []
+        for i, side in enumerate(reading.sides):
+            pipeline = (BIG_VISION_FEWSHOT.describe(config, side.resolution) if tier == "probe" else
+                        by_name(side.pipeline).describe(config, side.resolution) if tier == "eval" else {})
+            out.append(fake_result(tier, dataset, key=side.checkpoint, kind=side.representation, pipeline=pipeline,
+                                   draws=3 if tier == "probe" and method == "fewshot" else 0))
+        return out
+
+
+@pytest.mark.parametrize("module", ORDERING_MODULES)
+def test_every_ordering_reads_both_sides_alike_or_cannot_refute_and_says_why(module):
+    """For every ordering of claims 1–3 on the real registry: both sides go through the same pipeline (same
+    operations; the probe at the same size) and, for probes, the same kind of representation — or the check
+    cannot refute, saying why. Offline, the plan names the pipeline and representation it would use."""
+    alike = unlike_count = 0
+    for name, test, kwargs in ordering_cases(module):
+        check = FakeCheck()
+        try:
+            test(check, AsRegistered("measured"), **kwargs)
+        except Ended:
+            assert check.records[0][0] == "untestable", (name, kwargs)  # a side with nothing public
+            continue
+        (kind, record), = check.records
+        tier = record["tier"].split(" ")[0]
+        assert kind in ("ordering", "ordering_draws"), (name, kwargs)
+        assert (kind == "ordering_draws") == (tier == "probe" and kwargs.get("method") == "fewshot"), (name, kwargs)
+        reasons = record["cannot_refute"] or ""
+        if "not read through the same preprocessing" in reasons or "different kinds of representation" in reasons:
+            unlike_count += 1
+        else:
+            alike += 1
+    assert alike > 0 and alike > unlike_count
+    # the reading itself: every ordering's sides, from the registry
+    for name, test, kwargs in ordering_cases(module):
+        check = FakeCheck()
+        with pytest.raises(Ended):
+            test(check, FakeEvidence("missing"), **kwargs)
+        plan = check.records[0][1]["plan"]
+        if plan.tier.startswith(("probe", "eval")):
+            assert "preprocessing: " in plan.description, (name, kwargs)
+        if plan.tier.startswith("probe"):
+            assert "; representation: " in plan.description, (name, kwargs)
+
+
+def test_orderings_read_alike_except_where_no_common_representation_is_public():
+    """Which orderings of claims 1–3 cannot be read alike, from the registry: exactly those with a BiT-S ResNet
+    against a SAM ViT (BiT's pre-logits is a pool; SAM's checkpoints give only the class token)."""
+    not_alike = set()
+    for module in ORDERING_MODULES:
+        for name, test, kwargs in ordering_cases(module):
+            check = FakeCheck()
+            try:
+                test(check, AsRegistered("measured"), **kwargs)
+            except Ended:
+                continue
+            reasons = check.records[0][1]["cannot_refute"] or ""
+            assert "not read through the same preprocessing" not in reasons, (name, kwargs)
+            if "different kinds of representation" in reasons:
+                assert "bit_s_r152x4-i1k: pre-logits (pre_logits)" in reasons and "-i1k-sam: " in reasons
+                not_alike.add((name, kwargs.get("model")))
+    assert not_alike == {("test_bit_outperforms_vit_after_i1k_pretraining", m)
+                         for m in ("ViT-B/32", "ViT-B/16", "ViT-L/32", "ViT-L/16")}
+
+
+def test_unlike_readings_cannot_refute_and_say_why():
+    probe = [fake_result("probe", key="a"), fake_result("probe", key="b", kind="class_token_final_norm")]
+    assert "different kinds of representation" in decide.cannot_refute(*probe)
+    other_crop = {**PIPELINES["probe"], "crop": 160, "resize": [183, 183]}
+    assert "same preprocessing" in decide.cannot_refute(fake_result("probe", key="a"),
+                                                        fake_result("probe", key="b", pipeline=other_crop))
+    # eval: the same operations at each fine-tune's own resolution are alike; other operations are not
+    bit = {**PIPELINES["eval"], "name": "bit", "resize": [480, 480]}
+    assert decide.cannot_refute(fake_result("eval", key="a"), fake_result("eval", key="b", pipeline=bit)) is None
+    timm_view = {"name": "timm", "definition": "shorter side, centre crop"}
+    assert "same preprocessing" in decide.cannot_refute(fake_result("eval", key="a"),
+                                                        fake_result("eval", key="b", pipeline=timm_view))
+
+
+def test_a_handicapped_side_limits_what_an_ordering_can_conclude():
+    claim1 = load_claim_module("test_claim1_vit_vs_cnn")
+    bit_without_hyperrule = "bit-hyperrule not run: needs mixup — tuned over the other recipe only"
+
+    class Handicapped(FakeEvidence):
+        def __init__(self, side):
+            super().__init__("measured")
+            self.side = side
+
+        def measure(self, tier, models, dataset, method=None):
+            return [fake_result(tier, dataset, key=k, handicap=bit_without_hyperrule if k == self.side else "")
+                    for k in ("vit", "bit")]
+
+    check = FakeCheck()  # "ViT-L/16 >= BiT-M R152x4" with BiT handicapped: biased in the claim's favour
+    claim1.test_vit_l16_i21k_better_or_comparable_to_bit_m_r152x4_finetune(check, Handicapped("bit"), "cifar10")
+    record = check.records[0][1]
+    assert record["cannot_verify"] == f"bit is handicapped in the claim's favour: {bit_without_hyperrule}"
+    assert record["cannot_refute"] is None
+    check = FakeCheck()  # the side claimed better handicapped: biased against the claim
+    claim1.test_vit_l16_i21k_better_or_comparable_to_bit_m_r152x4_finetune(check, Handicapped("vit"), "cifar10")
+    assert check.records[0][1]["cannot_verify"] is None
+    assert check.records[0][1]["cannot_refute"].startswith("vit (the side claimed better) is handicapped")
+
+
+def test_few_shot_orderings_are_judged_over_every_draw():
+    claim1 = load_claim_module("test_claim1_vit_vs_cnn")
+
+    class Drawn(FakeEvidence):
+        def measure(self, tier, models, dataset, method=None):
+            return [dataclasses.replace(fake_result(tier, dataset, key=k, draws=4), draw_fraction=f)
+                    for k, f in (("a", 0.001), ("b", 0.002))]
+
+    check = FakeCheck()
+    claim1.test_vit_l16_i21k_better_or_comparable_to_bit_m_r152x4_probe(check, Drawn("measured"), "cifar10", "fewshot")
+    kind, record = check.records[0]
+    assert kind == "ordering_draws" and record["shape"] == (4, 100) and record["draw_fraction"] == 0.002
+    check = FakeCheck()  # the full linear probe has one classifier: one set of per-example correctness
+    claim1.test_vit_l16_i21k_better_or_comparable_to_bit_m_r152x4_probe(check, FakeEvidence("measured"), "cifar10",
+                                                                        "linear")
+    assert check.records[0][0] == "ordering"
+
+
+def test_value_checks_carry_the_independent_references_of_their_cell_on_every_path():
+    claim2 = load_claim_module("test_claim2_pretraining_size")
+    cell = next(n for n in claim2.TABLE5 if (n.pretraining, n.dataset, n.model) == ("imagenet21k", "imagenet", "ViT-B/16"))
+    for mode in ("measured", "missing"):
+        check = FakeCheck()
+        try:
+            claim2.test_table5_value(check, FakeEvidence(mode), cell)
+        except Ended:
+            pass
+        refs = check.records[0][1]["references"]
+        assert {r["source"] for r in refs} == {"vision_transformer README (re-run)", "timm results"}, mode
+        timm = next(r for r in refs if r["source"] == "timm results")
+        assert timm["value"] == 84.2 and timm["checkpoint"] == "vit_b16-i21k-ft_in1k-384" and timm["commit"]
+    pets = next(n for n in claim2.TABLE5 if (n.pretraining, n.dataset, n.model) == ("imagenet21k", "pets", "ViT-B/16"))
+    check = FakeCheck()
+    with pytest.raises(Ended):
+        claim2.test_table5_value(check, FakeEvidence("tier not selected"), pets)
+    assert check.records[0][1]["references"] is None  # no independent measurement of that cell
