@@ -2,8 +2,16 @@
 
 Only claim code calls `claim_check`. The library returns a `TierResult` per model or an `Unavailable`;
 here an `Unavailable` becomes a not-run or untestable check that still states what it would have
-checked (a `Plan`: the kind, the two sides and the margin, or the paper cell and tolerance, and the
-tier it needs), and this is where a claim says when a measurement cannot refute it.
+checked (a `Plan`: the kind, the two sides and the margin, or the paper cell and tolerance, the tier it
+needs, and how each side would be read: preprocessing pipeline and representation), and this is where a
+claim says when a measurement cannot refute it, or cannot verify it:
+
+* cannot refute — the sides were not read alike (another pipeline or representation kind), a substitute
+  checkpoint biased against the claim, a shortened recipe, or side A handicapped;
+* cannot verify — side B handicapped (measured under conditions that can only lower it, e.g. a ResNet
+  without BiT-HyperRule): a win against a handicapped rival proves nothing for the claim.
+
+Value checks carry the independent references of their paper cell (paper/references.csv) beside it.
 """
 
 from __future__ import annotations
@@ -12,7 +20,9 @@ from typing import Any
 
 import numpy as np
 
+import paper
 from measure.tiers.models import Model
+from measure.tiers.reading import Reading, unlike
 from measure.tiers.results import TierResult, Unavailable
 from pytest_claims import Measurement, Plan
 
@@ -27,41 +37,58 @@ def tier_needed(tier: str, method: str | None = None) -> str:
     return FINETUNE_TIER if tier == "finetune" else tier
 
 
+def _reading_text(reading: Reading | None) -> str:
+    return f"; {reading.describe()}" if reading is not None else ""
+
+
 def ordering_plan(tier: str, a: Model, b: Model, dataset: str, *, method: str | None = None,
-                  margin: str | None = None) -> Plan:
+                  margin: str | None = None, reading: Reading | None = None) -> Plan:
     relation = "better than" if margin is None else "better than or comparable to"
     how = f" ({method})" if tier == "probe" else ""
+    pairing = ("per-example correctness paired, over repeated few-shot draws paired by draw"
+               if tier == "probe" and (method or "fewshot") == "fewshot" else "per-example correctness paired")
     return Plan(kind="ordering", tier=tier_needed(tier, method), a_label=a.label, b_label=b.label, margin=margin,
-                description=f"{a.label} {relation} {b.label} on {dataset}{how}, per-example correctness paired")
+                description=f"{a.label} {relation} {b.label} on {dataset}{how}, {pairing}{_reading_text(reading)}")
 
 
-def value_plan(tier: str, model: Model, number: Any, tolerance: str = "accuracy") -> Plan:
+def value_plan(tier: str, model: Model, number: Any, tolerance: str = "accuracy",
+               reading: Reading | None = None) -> Plan:
     return Plan(kind="value", tier=tier_needed(tier), tolerance=tolerance,
-                description=f"{model.label} top-1 on {number.dataset} against {number.label}")
+                description=f"{model.label} top-1 on {number.dataset} against {number.label}{_reading_text(reading)}")
+
+
+def references(number: Any) -> list[dict[str, Any]]:
+    """The independent measurements beside paper cell `number`, as records carry them."""
+    return [ref.to_record() for ref in paper.references(number=number)]
 
 
 def end_unless_measured(claim_check: Any, outcome: list[TierResult] | Unavailable, plan: Plan,
-                        paper: Any = None) -> list[TierResult]:
-    """The results, or the test ends here as not run / untestable, recording `plan` and `paper`."""
+                        paper_cell: Any = None, refs: list[dict[str, Any]] | None = None) -> list[TierResult]:
+    """The results, or the test ends here as not run / untestable, recording `plan`, the paper cell and its
+    references."""
     if isinstance(outcome, Unavailable):
         if outcome.kind == "untestable":
-            claim_check.untestable(outcome.reason, paper=paper, plan=plan)
-        claim_check.not_run(outcome.reason, paper=paper, needs=list(outcome.needs) or None, plan=plan)
+            claim_check.untestable(outcome.reason, paper=paper_cell, plan=plan, references=refs or None)
+        claim_check.not_run(outcome.reason, paper=paper_cell, needs=list(outcome.needs) or None, plan=plan,
+                            references=refs or None)
     return outcome
 
 
 def cannot_refute(*results: TierResult, biased: TierResult | None = None, bias: str = "") -> str | None:
     """Why an ordering on `results` cannot count against the claim (None: it may refute).
 
-    * a shortened fine-tuning recipe on any side: the paper's orderings are claimed after its full
-      recipe, and a shorter run can rank models differently;
+    * the sides were not read alike (`measure.tiers.reading.unlike`: another preprocessing, another kind of
+      representation): a difference may come from the reading, not the models;
     * `biased`/`bias`: that side is a substitute checkpoint whose difference from the paper's model
       favours it against the claim (e.g. a SAM-trained ImageNet-1k ViT is stronger than the paper's)
-      — applied only while the registry row read is a substitute.
+      — applied only while the registry row read is a substitute;
+    * a shortened fine-tuning recipe on any side: the paper's orderings are claimed after its full
+      recipe, and a shorter run can rank models differently;
+    * the first side (A, claimed better) handicapped: measured under conditions that can only lower it.
     Either way a refutation would say nothing about the paper; a verification holds a fortiori (the
-    substitute) or only as labelled (shortened recipe).
+    substitute, A's handicap) or only as labelled (shortened recipe).
     """
-    reasons = []
+    reasons = list(unlike(*results)) if results else []
     if biased is not None and biased.provenance == "substitute":
         reasons.append(f"substitute checkpoint {biased.checkpoint}: {bias}")
     shortened = next((r for r in results if r.shortened), None)
@@ -71,6 +98,16 @@ def cannot_refute(*results: TierResult, biased: TierResult | None = None, bias: 
                        f"paper's: {recipe.get('paper_steps')} x {recipe.get('paper_batch_size')}): the paper "
                        f"claims its orderings after its full fine-tuning recipe, and a shorter run can rank "
                        f"models differently, so it cannot refute them")
+    if results and results[0].handicap:
+        reasons.append(f"{results[0].checkpoint} (the side claimed better) is handicapped: {results[0].handicap}")
+    return "; ".join(reasons) or None
+
+
+def cannot_verify(*results: TierResult) -> str | None:
+    """Why an ordering "A better than (or comparable to) B" on `results` cannot count for the claim: B (or any
+    side after the first) was measured under conditions that can only lower it (e.g. a ResNet fine-tuned
+    without BiT-HyperRule, the paper's second recipe for ResNets), which favours the claim."""
+    reasons = [f"{r.checkpoint} is handicapped in the claim's favour: {r.handicap}" for r in results[1:] if r.handicap]
     return "; ".join(reasons) or None
 
 
@@ -78,27 +115,34 @@ def compare(claim_check: Any, evidence: Any, tier: str, a: Model, b: Model, data
             method: str | None = None, margin: str | None = None, bias: str | None = None) -> None:
     """The ordering "A better than B" (margin None) or "A better than or comparable to B" (margin) on
     `dataset` under `tier`. `bias`: B is (where its registry row is a substitute) biased against the
-    claim for this reason, so the check cannot refute."""
-    plan = ordering_plan(tier, a, b, dataset, method=method, margin=margin)
+    claim for this reason, so the check cannot refute. Few-shot probes are judged over their repeated
+    draws (`claim_check.ordering_draws`), everything else on one set of per-example correctness."""
+    plan = ordering_plan(tier, a, b, dataset, method=method, margin=margin, reading=evidence.reading(tier, [a, b]))
     first, second = end_unless_measured(claim_check, evidence.measure(tier, [a, b], dataset, method), plan)
-    why_not = cannot_refute(first, second, biased=second if bias else None, bias=bias or "")
-    claim_check.ordering(first.correct, second.correct, tier=evidence.tier(first, second), margin=margin,
-                         a_label=evidence.label(a, first), b_label=evidence.label(b, second),
-                         details=evidence.details(first, second), cannot_refute=why_not)
+    limits = {"cannot_refute": cannot_refute(first, second, biased=second if bias else None, bias=bias or ""),
+              "cannot_verify": cannot_verify(first, second)}
+    common = {"tier": evidence.tier(first, second), "margin": margin, "a_label": evidence.label(a, first),
+              "b_label": evidence.label(b, second), "details": evidence.details(first, second), **limits}
+    if first.draws_correct and second.draws_correct:
+        claim_check.ordering_draws(np.stack(first.draws_correct), np.stack(second.draws_correct),
+                                   draw_fraction=max(first.draw_fraction, second.draw_fraction), **common)
+    else:
+        claim_check.ordering(first.correct, second.correct, **common)
 
 
-def paper_recipe_or_end(claim_check: Any, evidence: Any, dataset: str, paper: Any, plan: Plan) -> None:
+def paper_recipe_or_end(claim_check: Any, evidence: Any, dataset: str, number: Any, plan: Plan) -> None:
     """A value check is judged against the paper only after the paper's fine-tuning recipe: not run when
     the tier is not selected or the run asked for a shortened recipe, before anything is trained."""
+    refs = references(number)
     unselected = evidence.selected("finetune")
     if unselected is not None:
-        end_unless_measured(claim_check, unselected, plan, paper)
+        end_unless_measured(claim_check, unselected, plan, number, refs)
     recipe = evidence.finetune_recipe(dataset)
     if recipe.shortened:
         claim_check.not_run(f"shortened recipe ({recipe.steps} steps): not comparable to the paper's values "
                             f"(ran {recipe.steps} steps x batch {recipe.batch_size} at {recipe.resolution} px; "
-                            f"the paper: {recipe.paper_steps} x {recipe.paper_batch_size} at 384 px)", paper=paper,
-                            needs=[PAPER_RECIPE_NEED], plan=plan)
+                            f"the paper: {recipe.paper_steps} x {recipe.paper_batch_size} at 384 px)", paper=number,
+                            needs=[PAPER_RECIPE_NEED], plan=plan, references=refs or None)
 
 
 def accuracy_measurement(result: TierResult, confidence: float = 0.95) -> Measurement:
@@ -141,17 +185,25 @@ def accuracy_measurement(result: TierResult, confidence: float = 0.95) -> Measur
 
 def value_after_finetuning(claim_check: Any, evidence: Any, model: Model, number: Any) -> None:
     """A printed accuracy after the paper's fine-tuning recipe (Tables 2 and 5, small datasets); the paper
-    prints the mean ± std of 3 runs, so it is judged on the seeds' mean."""
-    plan = value_plan("finetune", model, number)
+    prints the mean ± std of 3 runs, so it is judged on the seeds' mean. A handicapped model (a ResNet
+    without BiT-HyperRule) cannot refute the cell: its measurement can only be too low."""
+    plan = value_plan("finetune", model, number, reading=evidence.reading("finetune", [model]))
+    refs = references(number)
     paper_recipe_or_end(claim_check, evidence, number.dataset, number, plan)
-    (result,) = end_unless_measured(claim_check, evidence.measure("finetune", [model], number.dataset), plan, number)
+    (result,) = end_unless_measured(claim_check, evidence.measure("finetune", [model], number.dataset), plan, number,
+                                    refs)
     claim_check.value(measured=accuracy_measurement(result), paper=number, tolerance="accuracy", tier=result.label,
-                      details={"checkpoint": result.metadata["checkpoint"], "seeds": result.metadata.get("seeds")})
+                      details={"checkpoint": result.metadata["checkpoint"], "seeds": result.metadata.get("seeds")},
+                      cannot_refute=(f"{result.checkpoint} is handicapped: {result.handicap}" if result.handicap
+                                     else None), references=refs or None)
 
 
 def value_from_published_finetune(claim_check: Any, evidence: Any, model: Model, number: Any) -> None:
-    """A printed ImageNet / ReaL accuracy read off the authors' released fine-tune (eval tier)."""
-    plan = value_plan("eval", model, number)
-    (result,) = end_unless_measured(claim_check, evidence.measure("eval", [model], number.dataset), plan, number)
+    """A printed ImageNet / ReaL accuracy read off the authors' released fine-tune (eval tier), through the
+    evaluation pipeline its authors used."""
+    plan = value_plan("eval", model, number, reading=evidence.reading("eval", [model]))
+    refs = references(number)
+    (result,) = end_unless_measured(claim_check, evidence.measure("eval", [model], number.dataset), plan, number, refs)
     claim_check.value(measured=accuracy_measurement(result), paper=number, tolerance="accuracy", tier="eval",
-                      details={"checkpoint": result.metadata["checkpoint"]})
+                      details={"checkpoint": result.metadata["checkpoint"], "pipeline": result.metadata.get("pipeline")},
+                      references=refs or None)

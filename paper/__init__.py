@@ -362,6 +362,9 @@ def as_dict(n: PaperNumber) -> dict:
     return asdict(n)
 
 
+# Independent measurements beside the paper's cells (paper/references.py); imported last: it reads this module's helpers.
+from paper.references import Reference, references
+
 __all__ = [
     "DATASETS",
     "DERIVED_COLUMNS",
@@ -371,6 +374,7 @@ __all__ = [
     "DerivedNumber",
     "PaperDataError",
     "PaperNumber",
+    "Reference",
     "as_dict",
     "claim",
     "claims",
@@ -382,4 +386,5 @@ __all__ = [
     "load_derived",
     "number",
     "numbers",
+    "references",
 ]

@@ -179,6 +179,21 @@ def test_offline_machine_lists_every_check_undecided_with_what_to_provide(pytest
         assert all(n.startswith("checkpoint ") and "--claims-checkpoint " in n
                    for n in needs if "Hugging Face cache" in n or "CLAIMS_CHECKPOINTS" in n), needs
         assert len(needs) == len(set(needs)) and 3 <= len(needs) <= 5, needs
+    for check in recorded.values():  # every probe and eval check names the reading it would use
+        plan = check["plan"]
+        if plan["tier"].startswith("probe"):
+            assert "preprocessing: big_vision_fewshot (" in plan["description"], check["id"]
+            assert "; representation: " in plan["description"], check["id"]
+        elif plan["tier"] == "eval":
+            assert "preprocessing: " in plan["description"] and "vit_jax" in plan["description"], check["id"]
+    claim1_probe = recorded["test_vit_l16_i21k_better_or_comparable_to_bit_m_r152x4_probe[cifar100-fewshot]"]
+    assert ("representation: pre_logits on both sides (vit_l16-i21k-hf, bit_m_r152x4-i21k)"
+            in claim1_probe["plan"]["description"])
+    cell = recorded["test_table5_value[imagenet21k-imagenet-vit-b16]"]  # references beside the paper's value
+    assert cell["verdict"] == "not_run" and cell["paper"]["value"] == 83.97
+    assert {(r["source"], r["value"]) for r in cell["references"]} == {
+        ("vision_transformer README (re-run)", 84.62), ("vision_transformer README (re-run)", 84.61),
+        ("timm results", 84.2)}
     probes = [c for c in recorded.values() if "better_or_comparable_to_bit_m_r152x4_probe" in c["id"]]
     assert probes and all(c["needs"][0].startswith("checkpoint vit_l16-i21k-hf (Hugging Face google/vit-large-")
                           for c in probes)  # the probe asks for the pre-logits twin, not the timm row

@@ -97,4 +97,11 @@ def test_malformed_draws_are_refused(a, b, message):
 
 def test_draw_fraction_must_be_a_share_of_the_pool():
     with pytest.raises(ValueError, match="draw_fraction"):
-        draws_difference_interval(np.ones((2, 3)), np.ones((2, 3)), draw_fraction=1.0)
+        draws_difference_interval(np.ones((2, 3)), np.ones((2, 3)), draw_fraction=1.5)
+
+
+def test_draws_that_each_take_the_whole_pool_decide_nothing():
+    a, b = draws(0.95, 0.10, n_draws=3, n=200)  # a huge gap, but one training set only
+    outcome = repeated_draws_rule(a, b, 0.05, draw_fraction=1.0)
+    assert outcome.verdict == "inconclusive" and "cannot be estimated" in outcome.reason
+    assert outcome.rule["se"] is None and (outcome.rule["low"], outcome.rule["high"]) == (-1.0, 1.0)

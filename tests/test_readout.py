@@ -63,3 +63,17 @@ def test_linear_probe_picks_l2_on_held_out_training_data():
     result = probe.linear_probe(x[train], y[train], x[test], y[test], 3)
     assert result.details["chosen_l2"] in probe.LINEAR_L2_GRID
     assert result.accuracy > 0.6 and set(result.details["holdout_accuracy"]) == {f"{v:g}" for v in probe.LINEAR_L2_GRID}
+
+
+def test_fewshot_probe_keeps_every_draw_at_the_primary_shots():
+    x, y = separable(30, 4, 8, 1.5, seed=3)
+    test = np.arange(len(y)) % 3 == 0
+    result = probe.fewshot_probe(x[~test], y[~test], x[test], y[test], 4)
+    assert result.draws.shape == (probe.FEWSHOT_DRAWS, int(test.sum()))
+    np.testing.assert_array_equal(result.draws[0], result.predictions)  # draw 0 is big_vision's seed 0
+    draws = result.details["draws"]
+    # big_vision's three seeds are the first three draws
+    assert draws["accuracy"][:3] == result.details["accuracy_per_seed"]["5shot"]
+    assert draws["fraction_of_pool"] == 5 / 20 and len(set(map(tuple, result.draws.tolist()))) > 1  # draws differ
+    assert result.recipe["draws"] == probe.FEWSHOT_DRAWS
+    assert probe.linear_probe(x[~test], y[~test], x[test], y[test], 4).draws is None

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 import torch
 
+from measure import readout
 from measure.data.fingerprint import dataset_fingerprint
 from measure.data.opening import DatasetOpener
 from measure.data.paths import DataPaths
-from measure.data.transforms import make_eval_transform
+from measure.data.pipelines import BIG_VISION_FEWSHOT
 from measure.models import representations
 from measure.models.hub import HubAccess
 from measure.models.loaders import CheckpointLoader
@@ -24,6 +25,7 @@ from measure.run.cache import ChunkCache
 from measure.tiers import probe as probe_tier
 from measure.tiers.evidence import Evidence
 from measure.tiers.models import Model
+from measure.tiers.reading import plan_reading, unlike
 from measure.tiers.results import ExampleMismatch, require_same_examples
 from measure.tiers.runner import MissingResources, TierNotSelected, TierRunner
 from tests.fake_checkpoints import folder_files, write_hf_cache_repo
@@ -113,12 +115,12 @@ def hf_twin(world: World) -> tuple[CheckpointSpec, torch.nn.Module]:
 def test_probe_reads_the_paper_pre_logits_where_a_public_checkpoint_keeps_them(trusted, hf_twin, tmp_path):
     spec, source = hf_twin
     runner = make_runner(trusted, tmp_path / "cache", tiers_selected=("probe",))
-    rows = {("ViT-L/16", None): GOOD, ("ViT-L/16", "transformers"): spec, ("R152x4", None): BLIND}
+    rows = {("ViT-L/16", False): GOOD, ("ViT-L/16", True): spec, ("R152x4", False): BLIND}
 
-    def find(paper_model, pretraining, finetuned_on="", *, resolution=None, library=None):
-        if (paper_model, library) not in rows:
-            raise LookupError(f"no {library} row for {paper_model}")
-        return rows[(paper_model, library)]
+    def find(paper_model, pretraining, finetuned_on="", *, resolution=None, library=None, pre_logits=False):
+        if (paper_model, pre_logits) not in rows:
+            raise LookupError(f"no {'pre-logits ' if pre_logits else ''}row for {paper_model}")
+        return rows[(paper_model, pre_logits)]
 
     evidence = Evidence(runner, find)
     vit, cnn = evidence.measure("probe", [Model("ViT-L/16", "imagenet21k"), Model("R152x4", "imagenet21k")],
@@ -133,13 +135,16 @@ def test_probe_reads_the_paper_pre_logits_where_a_public_checkpoint_keeps_them(t
     assert evidence.tier(vit) == vit.metadata["tier_label"] == "probe (fewshot): pre-logits (HF pooler)"
 
     # The features the probe read (the same cache entry) are the pooler output, not the LN class token.
-    loaded_spec, opened = runner.resources(spec, 0, [("cifar10", "test")])
+    loaded_spec, opened = runner.resources(spec, 0, [("cifar10", "test")], pipeline=BIG_VISION_FEWSHOT,
+                                           resolution=spec.resolution)
     read = runner.infer(loaded_spec, opened[("cifar10", "test")], "cifar10", "test",
                         probe_tier.feature_recipe(representations.describe(loaded_spec)), evaluate.feature_outputs,
-                        dataset_fingerprint(opened[("cifar10", "test")]))
+                        dataset_fingerprint(opened[("cifar10", "test")]),
+                        preprocessing=BIG_VISION_FEWSHOT.describe(loaded_spec.data_config, spec.resolution))
     assert read.from_cache and read.cache.key["recipe"]["representation"] == "pre_logits_hf_pooler"
     loaded = CheckpointLoader(HubAccess(offline=True, cache_dir=trusted.hf_cache))(spec)
-    data = DatasetOpener(world_paths(trusted))("cifar10", "test", make_eval_transform(loaded.data_config))
+    data = DatasetOpener(world_paths(trusted))("cifar10", "test",
+                                               BIG_VISION_FEWSHOT.transform(loaded.data_config, spec.resolution))
     images = torch.stack([data[i][0] for i in range(len(data))])
     with torch.no_grad():
         out = source(pixel_values=images)
@@ -191,3 +196,67 @@ def test_fingerprint_is_content_not_location_or_transform(trusted, tmp_path):
     val.samples = [(str(path).replace(str(trusted.imagenet), "/elsewhere"), t) for path, t in val.samples]
     val.root = str(val.root).replace(str(trusted.imagenet), "/elsewhere")
     assert dataset_fingerprint(val) == fingerprint  # relative paths: a moved folder is the same data
+
+
+def test_a_comparison_reads_both_sides_at_one_kind_of_representation(trusted, hf_twin, tmp_path):
+    """The HF twin gives pre-logits and the class token; the other side only the class token: both are read at
+    the class token after the final LayerNorm, and neither result says otherwise."""
+    spec, source = hf_twin
+    twin = dataclasses.replace(spec, representations=("pre_logits", "class_token_final_norm"))
+    # the same tiny HF weights standing in for a row that gives only its class token (as timm's conversions do)
+    token_only = dataclasses.replace(spec, key="tiny-token-only", paper_model="R50+ViT-L/32",
+                                     representations=("class_token_final_norm",))
+    rows = {("ViT-L/16", True): twin, ("ViT-L/16", False): GOOD, ("R50+ViT-L/32", False): token_only}
+
+    def find(paper_model, pretraining, finetuned_on="", *, resolution=None, library=None, pre_logits=False):
+        if (paper_model, pre_logits) not in rows:
+            raise LookupError(f"no {'pre-logits ' if pre_logits else ''}row for {paper_model}")
+        return rows[(paper_model, pre_logits)]
+
+    evidence = Evidence(make_runner(trusted, tmp_path / "cache", tiers_selected=("probe",)), find)
+    models = [Model("ViT-L/16", "imagenet21k"), Model("R50+ViT-L/32", "imagenet21k")]
+    reading = evidence.reading("probe", models)
+    assert [s.representation for s in reading.sides] == ["class_token_final_norm"] * 2 and not reading.unlike
+    vit, hybrid = evidence.measure("probe", models, "cifar10", "fewshot")
+    assert vit.representation["key"] == "class_token_final_layernorm_hf" and not vit.representation["pre_logits"]
+    assert {vit.representation["kind"], hybrid.representation["kind"]} == {"class_token_final_norm"}
+    assert not unlike(vit, hybrid) and vit.pipeline == hybrid.pipeline
+    data = DatasetOpener(world_paths(trusted))("cifar10", "test", BIG_VISION_FEWSHOT.transform(
+        {"mean": (0.5,) * 3, "std": (0.5,) * 3}, spec.resolution))
+    images = torch.stack([data[i][0] for i in range(len(data))])
+    loaded, _ = evidence.runner.resources(twin, 0, [])
+    with torch.no_grad():
+        expected = source(pixel_values=images).last_hidden_state[:, 0].numpy()
+        np.testing.assert_allclose(representations.feature_module(loaded, "class_token_final_norm")(images).numpy(),
+                                   expected, atol=1e-5)
+    # A side that has no class token: no common kind, and the reading says why; another resolution: other pixels
+    resnet = dataclasses.replace(BLIND, representations=("pre_logits",))
+    mixed = plan_reading("probe", [dataclasses.replace(GOOD, representations=("class_token_final_norm",)), resnet])
+    assert len(mixed.unlike) == 1 and "cannot be read at the same kind of representation" in mixed.unlike[0]
+    resized = plan_reading("probe", [twin, dataclasses.replace(GOOD, representations=("class_token_final_norm",))])
+    assert len(resized.unlike) == 1 and "not read through the same preprocessing" in resized.unlike[0]
+
+
+def test_probe_results_carry_every_few_shot_draw_paired_across_models(trusted, tmp_path):
+    runner = make_runner(trusted, tmp_path / "cache", tiers_selected=("probe",))
+    good, blind = runner.probe(GOOD, "cifar10", "fewshot"), runner.probe(BLIND, "cifar10", "fewshot")
+    assert len(good.draws_correct) == len(blind.draws_correct) == readout.FEWSHOT_DRAWS
+    np.testing.assert_array_equal(good.draws_correct[0], good.correct)  # draw 0 is big_vision's seed 0
+    assert good.draw_fraction == pytest.approx(5 / 5)  # 5 shots of the 5 training images per class
+    details = good.metadata["probe_details"]["draws"]
+    assert details["count"] == readout.FEWSHOT_DRAWS and len(details["accuracy"]) == readout.FEWSHOT_DRAWS
+    assert good.metadata["pipeline"]["name"] == "big_vision_fewshot" and good.metadata["pipeline"]["crop"] == 160
+    assert runner.probe(GOOD, "cifar10", "linear").draws_correct == ()  # the full probe has no draws
+
+
+def test_eval_tier_reads_each_fine_tune_through_its_authors_pipeline(trusted, tmp_path, monkeypatch):
+    counter = ChunkCounter(monkeypatch)
+    runner = make_runner(trusted, tmp_path / "cache")
+    official = runner.eval(dataclasses.replace(GOOD_FT, eval_pipeline="vit_jax"), "imagenet")
+    timm_view = runner.measure("eval", dataclasses.replace(GOOD_FT, eval_pipeline="vit_jax"), "imagenet",
+                               pipeline="timm")
+    assert counter.calls == 2  # another pipeline, another cache entry
+    assert official.pipeline["name"] == "vit_jax" and official.pipeline["resize"] == [160, 160]
+    assert official.metadata["recipe"]["preprocessing"].startswith("vit_jax: whole image resized")
+    assert timm_view.pipeline["name"] == "timm" and timm_view.accuracy == 1.0  # its head was fitted on this view
+    assert runner.eval(GOOD_FT, "imagenet").pipeline["name"] == "timm"  # a stand-in without a registry pipeline

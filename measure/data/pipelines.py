@@ -49,7 +49,12 @@ class Pipeline:
     normalization: str = "[-1, 1]"
 
     def geometry(self, resolution: int | None) -> tuple[int, int | None]:
-        """(square resize size, central crop or None) for a model evaluated at `resolution`."""
+        """(square resize size, central crop or None) for a model evaluated at `resolution`.
+
+        A resize-then-crop pipeline keeps its ratio at another resolution (big_vision's few-shot config takes
+        ``target_resolution`` and ``resize_resolution``; every model of the claims is read at its 224)."""
+        if self.crop is not None and resolution is not None and resolution != self.crop:
+            return round(self.resize * resolution / self.crop), resolution
         size = self.resize or resolution
         if size is None:
             raise ValueError(f"the {self.name} pipeline resizes to the model's resolution: pass it")

@@ -1,10 +1,11 @@
 """`Evidence`: what claim tests ask for — paper models measured under a tier, or why they cannot be.
 
 `measure(tier, models, dataset, method)` resolves each paper model to its public checkpoint
-(`measure/tiers/models.py`; the probe tier reads the pre-logits twin where one is public), measures
-them with the session's `TierRunner`, and returns either one `TierResult` per model — over the same
-examples, in the same order, or it raises `ExampleMismatch` (a defect, never a verdict) — or one
-`Unavailable`:
+(`measure/tiers/models.py`; the probe tier reads the pre-logits twin where one is public), reads every side
+the same way where the registry allows it (`measure/tiers/reading.py`: one pipeline, one representation kind
+for the probe; each fine-tune through its authors' evaluation pipeline), measures them with the session's
+`TierRunner`, and returns either one `TierResult` per model — over the same examples, in the same order, or
+it raises `ExampleMismatch` (a defect, never a verdict) — or one `Unavailable`:
 
 * untestable — a model has no public checkpoint (a registry row marked `unreleased`);
 * not run — the tier was not selected, or checkpoints / dataset folders are missing: everything to
@@ -21,6 +22,7 @@ from typing import Any
 
 from measure.errors import Missing
 from measure.tiers.models import Finder, Model, default_finder, resolve
+from measure.tiers.reading import Reading, plan_reading
 from measure.tiers.results import TierResult, Unavailable, require_same_examples
 
 
@@ -41,21 +43,45 @@ class Evidence:
         """The registry row for `model`, or Unavailable(untestable); see measure.tiers.models.resolve."""
         return resolve(model, pre_logits=pre_logits, find=self.find)
 
-    def measure(self, tier: str, models: list[Model], dataset: str,
-                method: str | None = None) -> list[TierResult] | Unavailable:
-        """Each model measured on `dataset` under `tier`, or one Unavailable saying why not."""
-        from measure.errors import Unreleased
-        from measure.tiers.runner import GPU_HINT, MissingResources, TierNotSelected
-
+    def specs(self, tier: str, models: list[Model]) -> list[Any] | Unavailable:
+        """The registry row each model is measured with under `tier`, or why one cannot be."""
         specs = []
         for model in models:
             spec = self.checkpoint(model, pre_logits=tier == "probe")
             if isinstance(spec, Unavailable):
                 return spec
             specs.append(spec)
-        params = {"method": method or "fewshot"} if tier == "probe" else {}
+        return specs
+
+    def reading(self, tier: str, models: list[Model], pipeline: str = "") -> Reading:
+        """How `tier` would read each model (pipeline, representation) — from the registry, offline; a model
+        with nothing public is its unreleased row (which gives no representation)."""
+        specs = []
+        for model in models:
+            spec = self.checkpoint(model, pre_logits=tier == "probe")
+            if isinstance(spec, Unavailable):
+                spec = self.find(model.paper_model, model.pretraining, model.finetuned_on, resolution=model.resolution)
+            specs.append(spec)
+        return plan_reading(tier, specs, pipeline)
+
+    def measure(self, tier: str, models: list[Model], dataset: str, method: str | None = None,
+                pipeline: str = "") -> list[TierResult] | Unavailable:
+        """Each model measured on `dataset` under `tier`, or one Unavailable saying why not. `pipeline`: the
+        eval tier's preprocessing for every side instead of each row's own (e.g. "timm")."""
+        from measure.errors import Unreleased
+        from measure.tiers.runner import GPU_HINT, MissingResources, TierNotSelected
+
+        specs = self.specs(tier, models)
+        if isinstance(specs, Unavailable):
+            return specs
+        reading = plan_reading(tier, specs, pipeline)
         results, problems, needs = [], [], []
-        for spec in specs:
+        for spec, side in zip(specs, reading.sides):
+            params: dict[str, Any] = {}
+            if tier == "probe":
+                params = {"method": method or "fewshot", "representation": side.representation}
+            elif tier == "eval" and pipeline:
+                params = {"pipeline": pipeline}
             try:
                 results.append(self.runner.measure(tier, spec, dataset, **params))
             except Unreleased as unreleased:  # the loader knows a row has no public weights

@@ -1,7 +1,8 @@
 """The finetune tier: the paper's fine-tuning recipe (App. B.1.1, Table 4) on the four small datasets.
 
-The lr is picked on the held-out split, then the final run(s) train on the full training set and are
-scored on the test set (`measure/train/`). `correct` is the first seed's test correctness (what
+The lr (and for ResNets the recipe: the paper's or BiT-HyperRule) is picked on the held-out split, then
+the final run(s) train on the full training set and are scored on the test set (`measure/train/`); a
+recipe that could not run is the result's `handicap`. `correct` is the first seed's test correctness (what
 orderings pair), `seeds_correct` every seed's (what value checks average). A shortened recipe
 (`--claims-finetune-steps/-batch`) is labelled as such in the result, never passed off as the paper's.
 """
@@ -41,7 +42,7 @@ class FinetuneTier:
         # Opened once up front (no transform: nothing is decoded) to list everything missing at once, refuse
         # a partial split and fingerprint the contents; fine-tuning opens the splits again with its own
         # transforms, which must be the same examples.
-        loaded, opened = runner.resources(spec, 0, [(dataset, "train"), (dataset, "test")], eval_transform=False)
+        loaded, opened = runner.resources(spec, 0, [(dataset, "train"), (dataset, "test")])
         fingerprints = {split: dataset_fingerprint(opened[(dataset, split)]) for split in ("train", "test")}
 
         def open_complete(name: str, split: str, transform: Callable) -> Any:
@@ -71,4 +72,4 @@ class FinetuneTier:
                           correct=np.asarray(result.correct, dtype=bool), examples=examples,
                           provenance=provenance["provenance"], recipe=metadata.get("recipe", {}), metadata=metadata,
                           seeds_correct=tuple(np.asarray(run.correct, dtype=bool) for run in result.finals),
-                          shortened=not recipe.is_paper)
+                          shortened=not recipe.is_paper, handicap=result.handicap)

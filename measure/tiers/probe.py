@@ -1,8 +1,10 @@
 """The probe tier: frozen pre-trained features read out linearly on CIFAR-10/100, Pets, Flowers-102.
 
-Few-shot (§4.1: closed-form regression to {-1, 1}^K on k examples per class) or a full linear probe
-(`measure/readout.py`). The result names the representation it read (`measure/models/representations.py`:
-the paper's pre-logits where the checkpoint keeps them), which is also part of the feature cache key.
+Few-shot (§4.1: closed-form regression to {-1, 1}^K on k examples per class, over `readout.FEWSHOT_DRAWS`
+draws of the k examples) or a full linear probe (`measure/readout.py`). Every model is read through one
+pipeline, big_vision's few-shot evaluation (`measure.data.pipelines.BIG_VISION_FEWSHOT`), at the
+representation kind the comparison chose (`measure.models.representations.choose`); the result names both,
+and both are part of the feature cache key.
 """
 
 from __future__ import annotations
@@ -23,23 +25,28 @@ def feature_recipe(representation: Any) -> dict[str, Any]:
 class ProbeTier:
     scope = PROBE
 
-    def memo_key(self, spec: Any, dataset: str, method: str) -> tuple:
-        return (spec.key, dataset, method)
+    def memo_key(self, spec: Any, dataset: str, method: str, representation: str = "") -> tuple:
+        return (spec.key, dataset, method, representation)
 
-    def measure(self, runner: Any, spec: Any, dataset: str, method: str) -> TierResult:
+    def measure(self, runner: Any, spec: Any, dataset: str, method: str, representation: str = "") -> TierResult:
         from measure import readout
         from measure.data.catalog import DATASETS
         from measure.data.fingerprint import dataset_fingerprint, examples_identity
+        from measure.data.pipelines import BIG_VISION_FEWSHOT
         from measure.models import representations
         from measure.run.cache import code_version
         from measure.run.inference import feature_outputs
         from measure.tiers.provenance import checkpoint_provenance, json_safe
 
-        loaded, opened = runner.resources(spec, 0, [(dataset, "train"), (dataset, "test")])
-        representation = representations.describe(loaded)
+        pipeline = BIG_VISION_FEWSHOT
+        loaded, opened = runner.resources(spec, 0, [(dataset, "train"), (dataset, "test")], pipeline=pipeline,
+                                          resolution=spec.resolution)
+        module = representations.feature_module(loaded, representation)
+        read = representations.describe(loaded, representation)
+        preprocessing = pipeline.describe(loaded.data_config, spec.resolution)
         fingerprints = {split: dataset_fingerprint(opened[(dataset, split)]) for split in ("train", "test")}
-        splits = {split: runner.infer(loaded, opened[(dataset, split)], dataset, split, feature_recipe(representation),
-                                      feature_outputs, fingerprints[split])
+        splits = {split: runner.infer(loaded, opened[(dataset, split)], dataset, split, feature_recipe(read),
+                                      feature_outputs, fingerprints[split], preprocessing=preprocessing, model=module)
                   for split in ("train", "test")}
         num_classes = DATASETS[dataset].num_classes
         train, test = splits["train"].arrays, splits["test"].arrays
@@ -51,25 +58,33 @@ class ProbeTier:
             result = solve(train["features"], train["target"], test["features"], test["target"],
                            num_classes, device=device)
             compute.details = result.details  # type: ignore[attr-defined]
-            return {"predictions": result.predictions}
+            arrays = {"predictions": result.predictions}
+            if result.draws is not None:
+                arrays["draw_predictions"] = result.draws.astype(np.int16)
+            return arrays
 
         key = {"kind": "probe", "method": method, "recipe": method_recipe, "num_classes": num_classes,
                "train_features": splits["train"].cache.digest, "test_features": splits["test"].cache.digest,
                "probe_code": code_version(readout)}
         solved = runner.cache.get_or_compute(key, 1, compute, meta=lambda: {"details": compute.details})
         predictions = solved.arrays["predictions"]
-        label = f"probe ({method}): {representation.label}"
+        draws = tuple(row == test["target"] for row in solved.arrays["draw_predictions"]) \
+            if "draw_predictions" in solved.arrays else ()
+        details = json_safe(solved.meta.get("details", {}))
+        label = f"probe ({method}): {read.label}"
         examples = examples_identity(dataset, "test", opened[(dataset, "test")], fingerprint=fingerprints["test"])
-        recipe = {"tier": "probe", "features": representation.label, **method_recipe}
+        recipe = {"tier": "probe", "features": read.label, "preprocessing": pipeline.name, **method_recipe}
         provenance = checkpoint_provenance(loaded)
         metadata = {
             "tier": "probe", "tier_label": label, "dataset": dataset, "split": "test", "method": method,
-            "examples": examples, "representation": representation.to_json(), "recipe": recipe,
-            "probe_details": json_safe(solved.meta.get("details", {})), "probe_from_cache": solved.from_cache,
-            "checkpoint": provenance, "preprocessing": json_safe(loaded.data_config),
+            "examples": examples, "representation": read.to_json(), "recipe": recipe, "pipeline": preprocessing,
+            "probe_details": details, "probe_from_cache": solved.from_cache,
+            "checkpoint": provenance, "checkpoint_data_config": json_safe(loaded.data_config),
             "inference": {split: json_safe(dict(inf.meta)) for split, inf in splits.items()},
         }
         return TierResult(tier="probe", label=label, dataset=dataset, checkpoint=spec.key,
                           correct=predictions == test["target"], examples=examples,
                           provenance=provenance["provenance"], recipe=recipe,
-                          representation=representation.to_json(), method=method, metadata=metadata)
+                          representation=read.to_json(), method=method, metadata=metadata, draws_correct=draws,
+                          draw_fraction=float((details.get("draws") or {}).get("fraction_of_pool") or 0.0),
+                          pipeline=preprocessing)

@@ -1,9 +1,9 @@
 """What a tier hands back to a claim test: a measurement, or why none could be made.
 
 * `TierResult` — one checkpoint on one dataset's test examples under one tier: per-example
-  correctness (or, for evidence that is not right/wrong, per-example scores), which examples those
-  are, and how they were obtained (checkpoint row and revision, preprocessing, representation,
-  recipe, tier label), all JSON-safe.
+  correctness (or, for evidence that is not right/wrong, per-example scores; for few-shot probes, per
+  draw too), which examples those are, and how they were obtained (checkpoint row and revision,
+  preprocessing pipeline, representation, recipe, tier label, any handicap), all JSON-safe.
 * `Unavailable` — the measurement cannot be made: `not_run` (this machine lacks something; `needs`
   lists each thing to provide) or `untestable` (nothing public could ever make it).
 
@@ -63,6 +63,10 @@ class TierResult:
     scores: np.ndarray | None = None  # per-example scores (higher is better) where evidence is not right/wrong
     seeds_correct: tuple[np.ndarray, ...] = ()  # finetune: every seed's correctness (`correct` is the first's)
     shortened: bool = False          # finetune: trained with a shortened recipe (labelled; never the paper's)
+    draws_correct: tuple[np.ndarray, ...] = ()  # probe (few-shot): every training draw's correctness, paired by draw
+    draw_fraction: float = 0.0       # probe (few-shot): the share of its class's training images one draw takes
+    pipeline: Mapping[str, Any] = field(default_factory=dict)  # the preprocessing it was read through (name, ...)
+    handicap: str = ""               # why this side was measured under conditions that can only lower it ("": none)
 
     def __post_init__(self) -> None:
         if self.correct is None and self.scores is None:

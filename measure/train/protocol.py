@@ -1,5 +1,9 @@
 """The paper's fine-tuning protocol (App. B.1.1): the lr sweep on (train − held-out) judged on the held-out
-part, then the final run(s) on the full training set judged on the test set, one per seed.
+part, then the final run(s) on the full training set judged on the test set, one per seed. Where a model has
+several recipes (ResNets: the paper's and BiT-HyperRule, "select the best results across this run and our
+sweep"), every recipe's runs are judged on the same held-out part and the best recipe and lr win; a recipe
+this code cannot run (BiT-HyperRule's mixup: the training loop has none) is recorded as skipped, and the
+model as handicapped by it.
 
 Every run (train + predict) goes through `measure.run.cache`, so a finished run is never trained again; its
 key holds the recipe, lr, seed, splits, precision and the code version of every module that decides what a
@@ -11,7 +15,7 @@ from __future__ import annotations
 import copy
 import importlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -51,6 +55,7 @@ class FinetuneRun:
     top1: np.ndarray
     meta: Mapping[str, Any]
     from_cache: bool
+    recipe: str = "vit-paper-finetune"
 
     @property
     def accuracy(self) -> float:
@@ -92,6 +97,7 @@ def run_one(request: RunRequest, cache: ChunkCache, runtime: Runtime) -> Finetun
 
     def compute(_: int) -> dict[str, np.ndarray]:
         model = prepare_model(request.make_model(), request.num_classes, request.recipe.resolution)
+        set_dropout(model, request.recipe.dropout)
         net = with_normalization(model, request.data_config)
         ema = None
         if request.recipe.polyak_decay:
@@ -114,7 +120,41 @@ def run_one(request: RunRequest, cache: ChunkCache, runtime: Runtime) -> Finetun
     top1 = result.arrays["top5"][:, 0]
     return FinetuneRun(base_lr=request.base_lr, seed=request.seed, trained_on=request.trained_on,
                        evaluated_on=request.evaluated_on, correct=top1 == result.arrays["target"], top1=top1,
-                       meta={**result.meta, "cache_entry": result.digest}, from_cache=result.from_cache)
+                       meta={**result.meta, "cache_entry": result.digest}, from_cache=result.from_cache,
+                       recipe=request.recipe.name)
+
+
+def set_dropout(model: nn.Module, rate: float) -> None:
+    """The recipe's dropout in the encoder, as vit_jax places it: after the position embeddings, after
+    attention and in the MLP (timm's pos_drop, attn.proj_drop, mlp.drop1/2); attention-weight dropout and the
+    head's stay off (vit_jax: attention_dropout_rate 0, no dropout before the head). A model without dropout
+    layers (ResNets) is unchanged."""
+    from torch import nn
+
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Dropout) and not name.endswith(("attn_drop", "head_drop")):
+            module.p = rate
+
+
+def unsupported(recipe: FinetuneRecipe) -> str | None:
+    """Why this code cannot run `recipe` as written (None: it can)."""
+    if recipe.mixup_alpha:
+        return (f"{recipe.name} needs mixup (alpha {recipe.mixup_alpha:g}, BiT-HyperRule from 20k training images), "
+                f"which the training loop (measure/train/loop.py) does not implement")
+    return None
+
+
+def transforms(recipe: FinetuneRecipe) -> tuple[Callable, Callable]:
+    """(train, eval) transforms of `recipe`: the paper's (vit_jax: inception crop + flip; resize) or
+    BiT-HyperRule's (bit_pytorch: resize to train_resize, random crop, flip; resize), as uint8 tensors."""
+    if not recipe.train_resize:
+        return train_transform(recipe), eval_transform(recipe)
+    from torchvision import transforms as T
+
+    bilinear = T.InterpolationMode.BILINEAR
+    train = T.Compose([T.Resize((recipe.train_resize, recipe.train_resize), interpolation=bilinear),
+                       T.RandomCrop(recipe.resolution), T.RandomHorizontalFlip(recipe.train_hflip), T.PILToTensor()])
+    return train, eval_transform(recipe)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -134,12 +174,23 @@ def _worker_order(grid: Sequence[float]) -> list[float]:
 
 @dataclass(frozen=True)
 class FinetuneResult:
-    """The protocol's outcome: the lr sweep on the held-out part and the final run per seed."""
+    """The protocol's outcome: the lr sweep on the held-out part and the final run per seed, with the recipe
+    that won among those tried (`candidates`: recipe name -> lr -> held-out accuracy; `skipped`: recipe
+    name -> why it could not run)."""
 
     recipe: FinetuneRecipe
-    held_out: Mapping[float, float]       # lr -> held-out accuracy (empty: single-value grid)
+    held_out: Mapping[float, float]       # lr -> held-out accuracy of the winning recipe (empty: nothing swept)
     best_lr: float
     finals: tuple[FinetuneRun, ...]       # one per seed, in the order asked
+    candidates: Mapping[str, Mapping[float, float]] = field(default_factory=dict)
+    skipped: Mapping[str, str] = field(default_factory=dict)
+    tried: tuple[FinetuneRecipe, ...] = ()
+
+    @property
+    def handicap(self) -> str:
+        """Why the model was tuned over fewer recipes than it should have been ("": none)."""
+        return "; ".join(f"{name} not run: {why} — the model is tuned over the other recipe only, which can "
+                         f"only lower it" for name, why in self.skipped.items())
 
     @property
     def correct(self) -> np.ndarray:
@@ -159,8 +210,14 @@ class FinetuneResult:
     def metadata(self) -> dict[str, Any]:
         return {"recipe": self.recipe.to_key(), "recipe_label": self.recipe.label(),
                 "recipe_sources": dict(self.recipe.sources), "shortened": self.recipe.shortened,
+                "recipes": {r.name: {"label": r.label(), "key": r.to_key(), "sources": dict(r.sources),
+                                     "held_out_accuracy": {f"{lr:g}": a for lr, a in self.candidates.get(r.name, {}).items()},
+                                     "skipped": self.skipped.get(r.name)} for r in self.tried or (self.recipe,)},
+                "chosen_recipe": self.recipe.name, "handicap": self.handicap or None,
                 "lr_selection": {"held_out_accuracy": {f"{lr:g}": acc for lr, acc in self.held_out.items()},
-                                 "best_lr": self.best_lr, "rule": "max held-out accuracy, ties to the smaller lr"},
+                                 "best_lr": self.best_lr,
+                                 "rule": "max held-out accuracy over every recipe and lr, ties to the first recipe "
+                                         "and the smaller lr"},
                 "seeds": self.spread(),
                 "runs": [{"base_lr": r.base_lr, "seed": r.seed, "trained_on": r.trained_on,
                           "evaluated_on": r.evaluated_on, "accuracy": r.accuracy, "from_cache": r.from_cache,
@@ -170,41 +227,62 @@ class FinetuneResult:
 def finetune(*, make_model: Callable[[], nn.Module], data_config: Mapping[str, Any], num_classes: int,
              open_split: Callable[[str, Callable], Dataset], recipe: FinetuneRecipe, seeds: Sequence[int],
              cache: ChunkCache, key: Mapping[str, Any], runtime: Runtime | None = None,
-             desc: str = "finetune") -> FinetuneResult:
-    """App. B.1.1: pick the lr on the held-out part of the training split, then train on all of it per seed.
+             desc: str = "finetune", alternatives: Sequence[FinetuneRecipe] = ()) -> FinetuneResult:
+    """App. B.1.1: pick the lr (and, with `alternatives`, the recipe) on the held-out part of the training
+    split, then train on all of it per seed.
 
     `open_split(split, transform)` opens "train" or "test" of the dataset; `key` identifies the checkpoint
-    and dataset for the cache. The sweep uses the first seed.
+    and dataset for the cache. The sweep uses the first seed; with one recipe of one lr nothing is swept.
     """
     from torch.utils.data import Subset
 
     runtime = runtime or Runtime()
     if not seeds:
         raise ValueError("at least one seed is needed")
-    train_aug = open_split("train", train_transform(recipe))
-    train_eval = open_split("train", eval_transform(recipe))
-    test = open_split("test", eval_transform(recipe))
-    fit, held = held_out_split(dataset_labels(train_aug), recipe.held_out_fraction, recipe.split_seed)
+    tried = (recipe, *alternatives)
+    opened: dict[str, tuple[Any, Any, Any]] = {}
+    fit = held = None
 
-    def request(lr: float, seed: int, final: bool) -> RunRequest:
+    def splits(r: FinetuneRecipe) -> tuple[Any, Any, Any]:
+        nonlocal fit, held
+        if r.name not in opened:
+            train_tx, eval_tx = transforms(r)
+            opened[r.name] = (open_split("train", train_tx), open_split("train", eval_tx), open_split("test", eval_tx))
+            if held is None:  # one development split for every recipe: the selection compares like with like
+                fit, held = held_out_split(dataset_labels(opened[r.name][0]), r.held_out_fraction, r.split_seed)
+        return opened[r.name]
+
+    def request(r: FinetuneRecipe, lr: float, seed: int, final: bool) -> RunRequest:
+        train_aug, train_eval, test = splits(r)
         return RunRequest(make_model=make_model, data_config=data_config, num_classes=num_classes,
                           train_data=train_aug if final else Subset(train_aug, fit.tolist()),
                           eval_data=test if final else Subset(train_eval, held.tolist()),
-                          recipe=recipe, base_lr=lr, seed=seed,
+                          recipe=r, base_lr=lr, seed=seed,
                           trained_on="train" if final else "train minus held-out",
                           evaluated_on="test" if final else "held-out",
-                          key={**key, "held_out": {"fraction": recipe.held_out_fraction, "seed": recipe.split_seed,
+                          key={**key, "held_out": {"fraction": r.held_out_fraction, "seed": r.split_seed,
                                                    "indices_sha": stable_hash({"held": held.tolist()})}},
-                          desc=f"{desc} lr={lr:g} seed={seed}{'' if final else ' (held-out)'}")
+                          desc=f"{desc} {r.name} lr={lr:g} seed={seed}{'' if final else ' (held-out)'}")
 
-    held_out: dict[float, float] = {}
-    if len(recipe.lr_grid) > 1:
-        for lr in _worker_order(recipe.lr_grid):
-            held_out[lr] = run_one(request(lr, seeds[0], final=False), cache, runtime).accuracy
-        held_out = {lr: held_out[lr] for lr in recipe.lr_grid}
-    best = select_lr(held_out) if held_out else recipe.lr_grid[0]
-    finals = tuple(run_one(request(best, seed, final=True), cache, runtime) for seed in seeds)
-    return FinetuneResult(recipe=recipe, held_out=held_out, best_lr=best, finals=finals)
+    candidates: dict[str, dict[float, float]] = {}
+    skipped = {r.name: why for r in tried if (why := unsupported(r))}
+    runnable = [r for r in tried if r.name not in skipped]
+    if not runnable:
+        raise ValueError(f"none of the recipes can run: {skipped}")
+    sweep = len(runnable) > 1 or len(runnable[0].lr_grid) > 1
+    for r in runnable if sweep else ():
+        scores = {lr: run_one(request(r, lr, seeds[0], final=False), cache, runtime).accuracy
+                  for lr in _worker_order(r.lr_grid)}
+        candidates[r.name] = {lr: scores[lr] for lr in r.lr_grid}
+    if candidates:  # the best held-out accuracy over recipes, then lrs; ties: the earlier recipe, the smaller lr
+        best_score = max(max(scores.values()) for scores in candidates.values())
+        chosen = next(r for r in runnable if max(candidates[r.name].values()) == best_score)
+        best = select_lr(candidates[chosen.name])
+    else:
+        chosen, best = runnable[0], runnable[0].lr_grid[0]
+    finals = tuple(run_one(request(chosen, best, seed, final=True), cache, runtime) for seed in seeds)
+    return FinetuneResult(recipe=chosen, held_out=candidates.get(chosen.name, {}), best_lr=best, finals=finals,
+                          candidates=candidates, skipped=skipped, tried=tried)
 
 
 def fresh_copy(model: nn.Module) -> Callable[[], nn.Module]:
@@ -218,10 +296,13 @@ def finetune_checkpoint(loaded: Any, dataset: str, num_classes: int, open_datase
     if not hasattr(loaded.model, "reset_classifier"):
         raise Missing(f"{loaded.spec.key}: the finetune tier fine-tunes timm models; this row loads through "
                       f"{loaded.spec.library} — use the checkpoint's timm row")
+    from measure.data.catalog import DATASETS
+
     spec = loaded.spec
     key = {"checkpoint": {"hub_id": spec.hub_id, "revision": str(loaded.revision), "library": spec.library},
            "dataset": dataset, "num_classes": num_classes}
+    first, *others = settings.recipes(dataset, spec.paper_model, DATASETS[dataset].sizes["train"])
     return finetune(make_model=fresh_copy(loaded.model), data_config=loaded.data_config, num_classes=num_classes,
                     open_split=lambda split, transform: open_dataset(dataset, split, transform),
-                    recipe=settings.recipe(dataset), seeds=settings.seeds, cache=cache, key=key,
+                    recipe=first, alternatives=others, seeds=settings.seeds, cache=cache, key=key,
                     runtime=settings.runtime or runtime, desc=f"{spec.key} {dataset}")

@@ -53,5 +53,17 @@ class FinetuneSettings:
     resolution: int | None = None     # tests only (None: 384)
     runtime: Runtime | None = field(default=None, compare=False)
 
-    def recipe(self, dataset: str) -> FinetuneRecipe:
-        return recipe_mod.paper_recipe(dataset).scaled(steps=self.steps, batch=self.batch, resolution=self.resolution)
+    def recipe(self, dataset: str, model: str | None = None) -> FinetuneRecipe:
+        """The paper's recipe for `dataset` (with `model`'s fine-tuning dropout), shortened if asked."""
+        return recipe_mod.paper_recipe(dataset, model=model).scaled(steps=self.steps, batch=self.batch,
+                                                                     resolution=self.resolution)
+
+    def recipes(self, dataset: str, model: str, train_size: int) -> tuple[FinetuneRecipe, ...]:
+        """Every recipe `model` is fine-tuned with on `dataset` (its `train_size` training images): the
+        paper's, and for ResNets also BiT-HyperRule (App. B.1.1), the better kept; shortened alike if asked.
+        A shortened BiT-HyperRule keeps its own resolution unless one is forced (tests)."""
+        recipes = [self.recipe(dataset, model)]
+        if recipe_mod.is_resnet(model):
+            bit = recipe_mod.bit_hyperrule(dataset, train_size)
+            recipes.append(bit.scaled(steps=self.steps, batch=self.batch, resolution=self.resolution))
+        return tuple(recipes)

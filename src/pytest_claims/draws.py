@@ -11,7 +11,7 @@ sources of error:
 * d_s = acc_s(A) − acc_s(B) per draw, d̄ their mean; e_i = the mean over draws of a_si − b_si per example;
 * variance of d̄: var(d_s)·(1/S + f/(1 − f)) + var(e_i)/n, where S is the number of draws and f the fraction
   of its pool one draw takes (``draw_fraction``, e.g. 5 shots of 10 images per class: 0.5; 0 for an
-  unlimited pool). The first term is the spread between draws: the mean over S draws from *one* finite pool
+  unlimited pool; 1 — every draw is the whole pool — leaves this unknown: inconclusive). The first term is the spread between draws: the mean over S draws from *one* finite pool
   estimates that pool's mean, whose own spread around the population's is at most f·var(one draw from the
   population) (Hoeffding's bound on U-statistics) — and draws within a pool vary less than draws from the
   population, by about (1 − f) (the finite-population correction), hence f/(1 − f) on the within-pool
@@ -74,11 +74,14 @@ def draws_difference_interval(a_correct, b_correct, confidence: float = 0.95,
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence}")
     fraction = float(draw_fraction)
-    if not 0.0 <= fraction < 1.0:
-        raise ValueError(f"draw_fraction is the share of its pool one draw takes, in [0, 1); got {draw_fraction}")
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"draw_fraction is the share of its pool one draw takes, in [0, 1]; got {draw_fraction}")
     d = a.astype(float) - b.astype(float)
     per_draw, per_example = d.mean(axis=1), d.mean(axis=0)
     diff = float(per_draw.mean())
+    if fraction == 1.0:  # every draw is the whole pool: how another training set would do is unknown
+        return DrawsInterval(diff, -1.0, 1.0, math.inf, float(draws - 1), math.inf, float(per_example.var(ddof=1)) / n,
+                             tuple(map(float, per_draw)))
     v_draw = float(per_draw.var(ddof=1)) * (1.0 / draws + fraction / (1.0 - fraction))
     v_example = float(per_example.var(ddof=1)) / n
     se = math.sqrt(v_draw + v_example)
@@ -116,13 +119,17 @@ def repeated_draws_rule(a_correct, b_correct, alpha: float, margin: float | None
     reason = (f"mean over {draws} draws: acc({a_label}) {a_acc:.4f} − acc({b_label}) {b_acc:.4f} = {est.diff:+.4f}, "
               f"{bounds} [{est.low:+.4f}, {est.high:+.4f}] (t, df {est.df:.3g}; draws and {n} examples both "
               f"random): {rel}")
+    if math.isinf(est.se):
+        reason += ("; each draw takes the whole pool of training images (draw_fraction 1), so the spread between "
+                   "training sets cannot be estimated")
     rule = {
         "rule": "repeated_draws_t_noninferiority" if one_sided else "repeated_draws_t_two_sided",
         "interval": "t over draws and examples: var(d_s)(1/S + f/(1-f)) + var(e_i)/n, Welch-Satterthwaite df",
         "alpha": alpha, "margin": margin if margin is None else m, "confidence_two_sided": confidence,
-        "diff": est.diff, "low": est.low, "high": est.high, "se": est.se,
+        "diff": est.diff, "low": est.low, "high": est.high, "se": est.se if math.isfinite(est.se) else None,
         "df": est.df if math.isfinite(est.df) else None, "draws": int(draws), "n": int(n),
-        "draw_fraction": float(draw_fraction), "draw_variance": est.draw_variance,
+        "draw_fraction": float(draw_fraction),
+        "draw_variance": est.draw_variance if math.isfinite(est.draw_variance) else None,
         "example_variance": est.example_variance, "draw_diffs": list(est.draw_diffs),
         "a_accuracy": a_acc, "b_accuracy": b_acc, "a_label": a_label, "b_label": b_label,
     }
