@@ -64,16 +64,29 @@ class Evidence:
             specs.append(spec)
         return plan_reading(tier, specs, pipeline)
 
+    @staticmethod
+    def reading_rows(tier: str, specs: list[Any], pipeline: str = "") -> Reading:
+        """`reading` for registry rows named directly."""
+        return plan_reading(tier, specs, pipeline)
+
     def measure(self, tier: str, models: list[Model], dataset: str, method: str | None = None,
                 pipeline: str = "") -> list[TierResult] | Unavailable:
         """Each model measured on `dataset` under `tier`, or one Unavailable saying why not. `pipeline`: the
         eval tier's preprocessing for every side instead of each row's own (e.g. "timm")."""
-        from measure.errors import Unreleased
-        from measure.tiers.runner import GPU_HINT, MissingResources, TierNotSelected
-
         specs = self.specs(tier, models)
         if isinstance(specs, Unavailable):
             return specs
+        return self.measure_rows(tier, specs, dataset, method, pipeline)
+
+    def measure_rows(self, tier: str, specs: list[Any], dataset: str, method: str | None = None,
+                     pipeline: str = "") -> list[TierResult] | Unavailable:
+        """`measure` for registry rows named directly (e.g. a checkpoint and its transformers twin)."""
+        from measure.errors import Unreleased
+        from measure.tiers.runner import GPU_HINT, MissingResources, TierNotSelected
+
+        unreleased = next((spec for spec in specs if not spec.released), None)
+        if unreleased is not None:
+            return Unavailable.untestable(f"no public checkpoint {unreleased.key}: {unreleased.note}")
         reading = plan_reading(tier, specs, pipeline)
         results, problems, needs = [], [], []
         for spec, side in zip(specs, reading.sides):
