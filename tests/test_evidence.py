@@ -233,12 +233,9 @@ def test_value_tests_record_exactly_one_check_on_every_path(module, test, number
 ORDERING_MODULES = ("test_claim1_vit_vs_cnn", "test_claim2_pretraining_size", "test_claim3_hybrids")
 
 
-@pytest.mark.parametrize("module", ORDERING_MODULES)
-def test_undecided_orderings_name_both_sides_the_margin_and_the_tier(module):
-    """Offline, an ordering ends not run or untestable; its record must still say which two models it
-    compares, with which margin, under which tier (issue 7: the ~200 not-run orderings said neither)."""
+def ordering_cases(module):
+    """(test function, kwargs) of every parametrized ordering test of a claim module that takes evidence."""
     claim = load_claim_module(module)
-    seen = 0
     for name in dir(claim):
         test = getattr(claim, name)
         marks = {m.name: m for m in getattr(test, "pytestmark", [])}
@@ -246,21 +243,30 @@ def test_undecided_orderings_name_both_sides_the_margin_and_the_tier(module):
             continue
         argnames = [a.strip() for a in marks["parametrize"].args[0].split(",")]
         if argnames == ["number"]:
-            continue  # value checks: test_value_tests_record_exactly_one_check_on_every_path
+            continue
         for values in marks["parametrize"].args[1]:
-            values = values if isinstance(values, tuple) else (values,)
-            check = FakeCheck()
-            with pytest.raises(Ended):
-                test(check, FakeEvidence("missing"), **dict(zip(argnames, values)))
-            (kind, record), = check.records
-            plan = record["plan"]
-            assert kind == "not_run" and plan.kind == "ordering", (name, values)
-            assert plan.a_label and plan.b_label and plan.a_label != plan.b_label, (name, values)
-            assert plan.tier.split(" ")[0] in ("probe", "eval", "finetune"), (name, plan.tier)
-            assert plan.margin in (None, "comparable_accuracy")
-            if "comparable" in name or ">=" in str(values):
-                assert plan.margin == "comparable_accuracy", (name, values)
-            seen += 1
+            yield name, test, dict(zip(argnames, values if isinstance(values, tuple) else (values,)))
+
+
+
+@pytest.mark.parametrize("module", ORDERING_MODULES)
+def test_undecided_orderings_name_both_sides_the_margin_and_the_tier(module):
+    """Offline, an ordering ends not run or untestable; its record must still say which two models it
+    compares, with which margin, under which tier (issue 7: the ~200 not-run orderings said neither)."""
+    seen = 0
+    for name, test, kwargs in ordering_cases(module):
+        check = FakeCheck()
+        with pytest.raises(Ended):
+            test(check, FakeEvidence("missing"), **kwargs)
+        (kind, record), = check.records
+        plan = record["plan"]
+        assert kind == "not_run" and plan.kind == "ordering", (name, kwargs)
+        assert plan.a_label and plan.b_label and plan.a_label != plan.b_label, (name, kwargs)
+        assert plan.tier.split(" ")[0] in ("probe", "eval", "finetune"), (name, plan.tier)
+        assert plan.margin in (None, "comparable_accuracy")
+        if "comparable" in name or ">=" in str(kwargs):
+            assert plan.margin == "comparable_accuracy", (name, kwargs)
+        seen += 1
     assert seen >= 14  # claim 1 has the fewest: 8 probe + 4 finetune + 2 eval orderings
 
 
@@ -321,21 +327,6 @@ def test_a_result_holds_correctness_or_scores_and_unavailable_needs_a_reason():
 
 
 # -- like for like: one pipeline and one representation kind per ordering ----------------------------
-
-def ordering_cases(module):
-    """(test function, kwargs) of every parametrized ordering test of a claim module that takes evidence."""
-    claim = load_claim_module(module)
-    for name in dir(claim):
-        test = getattr(claim, name)
-        marks = {m.name: m for m in getattr(test, "pytestmark", [])}
-        if not name.startswith("test_") or "parametrize" not in marks or "evidence" not in test.__code__.co_varnames:
-            continue
-        argnames = [a.strip() for a in marks["parametrize"].args[0].split(",")]
-        if argnames == ["number"]:
-            continue
-        for values in marks["parametrize"].args[1]:
-            yield name, test, dict(zip(argnames, values if isinstance(values, tuple) else (values,)))
-
 
 class AsRegistered(FakeEvidence):
     """Results read the way the real registry says each side is read (pipeline, representation kind)."""
