@@ -38,7 +38,11 @@ def tier_needed(tier: str, method: str | None = None) -> str:
 
 
 def _reading_text(reading: Reading | None) -> str:
-    return f"; {reading.describe()}" if reading is not None else ""
+    """How each side would be read, and — where that is not like for like — that the check cannot refute."""
+    if reading is None:
+        return ""
+    limits = f"; so it cannot refute: {'; '.join(reading.unlike)}" if reading.unlike else ""
+    return f"; {reading.describe()}{limits}"
 
 
 def ordering_plan(tier: str, a: Model, b: Model, dataset: str, *, method: str | None = None,
