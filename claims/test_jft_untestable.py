@@ -1,4 +1,4 @@
-"""Every JFT-300M number of Tables 2, 5 and 6 (and §4.6's self-supervision results) that no public material can decide: untestable checks.
+"""Every JFT-300M number of Tables 2, 5, 6, 7 and 9 (and §4.6's self-supervision results) that no public material can decide: untestable checks.
 
 JFT-300M is Google's internal dataset and the JFT-300M pre-trained ViT checkpoints of the paper were
 not released (the public ones are pre-trained on ImageNet-21k), so these accuracies, epochs and
@@ -17,12 +17,16 @@ REASON = ("JFT-300M is a private Google dataset and the paper's JFT-300M pre-tra
           "released (the public ViT checkpoints are pre-trained on ImageNet-21k), so this number can neither "
           "be reproduced nor re-evaluated with public material")
 
-TABLES = ("Table 2", "Table 5", "Table 6", "Section 4.6")  # §4.6: self-supervision on JFT
+TABLES = ("Table 2", "Table 5", "Table 6", "Table 7", "Table 9", "Section 4.6")  # §4.6: self-supervision on JFT
 DECIDED_ELSEWHERE = {("Table 6", "exaflops")}  # measured in claims/test_table6_compute.py
 
 
 def _check_id(n: paper.PaperNumber) -> str:
     table = n.table.replace("Table ", "table").replace("Section ", "sec")
+    if n.table in ("Table 7", "Table 9"):  # their columns say what the canonical keys do not: optimizer, VTAB task
+        column = n.column.split(" / ")[-1].lower().replace(" ", "_")
+        what = f"{column}-{n.dataset or 'average'}" if n.table == "Table 7" else column
+        return f"{table}-{n.model.replace('/', '')}-{what}"
     what = n.column.lower().replace(" ", "_") if n.table.startswith("Section") else (n.dataset or n.metric)
     label = n.row if n.table == "Table 6" else n.model  # Table 6 rows carry the epochs
     label = label.replace("/", "").replace(" epochs)", "ep").replace(" (", "-")

@@ -2,7 +2,7 @@
 
 Files next to this module (conventions and provenance in README.md):
 
-* ``numbers.csv``            every number of Tables 1, 2, 4, 5, 6 (and a few from the text), one row per cell
+* ``numbers.csv``            every number of Tables 1-9 (and a few from the text), one row per cell
 * ``derived.csv``            values the paper implies but does not print, each with how it follows from what it prints
 * ``claims.toml``            the claim catalog read by the ``pytest_claims`` plugin
 * ``seed_discrepancies.csv`` where the seed documents disagree with the paper or with each other
@@ -43,7 +43,10 @@ PRETRAININGS = frozenset({"imagenet", "imagenet21k", "jft300m"})
 DATASETS = frozenset({"imagenet", "imagenet_real", "cifar10", "cifar100", "pets", "flowers102", "vtab"})
 METRICS = frozenset({"top1", "layers", "hidden_size", "mlp_size", "heads", "params", "tpu_core_days", "epochs", "exaflops",
                      # Table 4 (fine-tuning hyper-parameters) and its caption
-                     "steps", "base_lr", "batch_size", "weight_decay", "grad_clip_norm"})
+                     "steps", "base_lr", "batch_size", "weight_decay", "grad_clip_norm",
+                     # Table 3 (pre-training hyper-parameters), Table 2's caption (runs per cell), Table 7's
+                     # "Average" row (mean over its datasets) and Table 8 (ImageNet 5-shot, printed as a fraction)
+                     "dropout", "runs", "mean_top1", "fewshot_top1"})
 
 
 class PaperDataError(ValueError):
