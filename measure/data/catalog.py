@@ -17,10 +17,13 @@ DATA_OPTION, IMAGENET_OPTION = "--claims-data", "--claims-imagenet"
 # One need for ImageNet and ImageNet-ReaL: both read the same folder.
 IMAGENET_NEED = ("ILSVRC-2012 validation images (ImageNet and ReaL): pass --claims-imagenet DIR, a folder "
                  "holding val/<wnid>/*.JPEG (50,000 images in 1,000 class folders)")
+# Fine-tuning on ImageNet (Table 2, Table 5 where no fine-tune was released) reads the training images too.
+IMAGENET_TRAIN_NEED = ("ILSVRC-2012 training images (ImageNet fine-tuning): pass --claims-imagenet DIR, a folder "
+                       "holding train/<wnid>/*.JPEG (1,281,167 images in 1,000 class folders) beside val/")
 REAL_SCORED_IMAGES = 46_837  # images with a non-empty ReaL label list (Beyer et al. 2020)
 
-__all__ = ["DATASETS", "DATA_OPTION", "IMAGENET_NEED", "IMAGENET_OPTION", "REAL_SCORED_IMAGES", "DatasetSpec",
-           "dataset_spec", "held_out_fraction", "is_complete"]
+__all__ = ["DATASETS", "DATA_OPTION", "IMAGENET_NEED", "IMAGENET_OPTION", "IMAGENET_TRAIN_NEED", "REAL_SCORED_IMAGES",
+           "DatasetSpec", "dataset_spec", "held_out_fraction", "is_complete"]
 
 
 def _development_split(row: str) -> float:
@@ -49,6 +52,10 @@ class DatasetSpec:
         return (f"{self.title} not found under --claims-data DIR, or incomplete: a complete, intact copy as "
                 f"{self.folder}/ there, or run with --claims-download")
 
+    def need_for(self, split: str) -> str:
+        """`need` for one split: ImageNet's training images are a need of their own (only fine-tuning reads them)."""
+        return IMAGENET_TRAIN_NEED if self.root_option == IMAGENET_OPTION and split == "train" else self.need
+
 
 # ImageNet needs --claims-imagenet and is never downloaded; the others are fetched by --claims-download.
 DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
@@ -67,8 +74,10 @@ DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
                 "train = trnid + valid of setid.mat (BiT/VTAB 'trainval' convention, 2,040 images); the paper "
                 "does not print its split, and the authors' later big_vision configs train on trnid alone"),
     DatasetSpec("imagenet", "ImageNet", "measure.data.imagenet:ImageNetVal", "val", IMAGENET_OPTION,
-                {"val": ("val",)}, {"val": 50_000}, 1000, _development_split("ImageNet"),
-                "validation images only; the 1 % held-out fraction applies to the training set, not loaded here"),
+                {"val": ("val",), "train": ("train",)}, {"val": 50_000, "train": 1_281_167}, 1000,
+                _development_split("ImageNet"),
+                "val/ for evaluation; train/ (ILSVRC-2012 training images) only for fine-tuning, whose lr sweep holds "
+                "out 1 % of it (App. B.1.1); each split is the folder of its name under --claims-imagenet"),
     DatasetSpec("imagenet_real", "ImageNet ReaL", "measure.data.imagenet:ImageNetReaL", "val", IMAGENET_OPTION,
                 {"val": ("val",)}, {"val": 50_000}, 1000, None,
                 "same images and order as imagenet/val; 46,837 of them carry ReaL labels and are scored"),

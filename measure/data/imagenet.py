@@ -18,15 +18,15 @@ import numpy as np
 from torch.utils.data import Dataset, Subset
 from torchvision import datasets as tvd
 
-from measure.data.catalog import IMAGENET_NEED
+from measure.data.catalog import IMAGENET_NEED, IMAGENET_TRAIN_NEED
 from measure.errors import Missing
 
 REAL_LABELS_NEED = ("ImageNet ReaL labels: a timm that ships them (requirements.lock), or pass --claims-real-labels "
                     "FILE (real.json from github.com/google-research/reassessed-imagenet)")
 _VAL_FILE = re.compile(r"ILSVRC2012_val_(\d{8})\.JPEG$", re.IGNORECASE)
 
-__all__ = ["REAL_LABELS_NEED", "ImageNetReaL", "ImageNetVal", "imagenet_wnids", "load_real_labels", "real_correct",
-           "real_labels"]
+__all__ = ["REAL_LABELS_NEED", "ImageNetReaL", "ImageNetTrain", "ImageNetVal", "imagenet_wnids", "load_real_labels",
+           "real_correct", "real_labels"]
 
 
 @functools.cache
@@ -51,15 +51,42 @@ class ImageNetVal(tvd.ImageFolder):
     when all 1000 folders are present; mapping through the wnid list keeps a partial copy honest.
     """
 
+    need = IMAGENET_NEED
+
     def find_classes(self, directory: str | Path) -> tuple[list[str], dict[str, int]]:
         index = _wnid_index()
         classes = sorted(entry.name for entry in os.scandir(directory) if entry.is_dir())
         unknown = [name for name in classes if name not in index]
         if unknown:
-            raise Missing(f"ImageNet val under {directory} has class folders that are not ILSVRC-2012 WordNet ids "
-                          f"({', '.join(unknown[:3])}…); expected val/n01440764/*.JPEG … val/n15075141/*.JPEG",
-                          need=IMAGENET_NEED)
+            split = os.path.basename(os.path.normpath(directory))
+            raise Missing(f"ImageNet {split} under {directory} has class folders that are not ILSVRC-2012 WordNet "
+                          f"ids ({', '.join(unknown[:3])}…); expected {split}/n01440764/*.JPEG … "
+                          f"{split}/n15075141/*.JPEG", need=self.need)
         return classes, {name: index[name] for name in classes}
+
+
+class ImageNetTrain(ImageNetVal):
+    """ILSVRC-2012 train as ``train/<wnid>/*.JPEG`` (1,281,167 images), targets in the standard 1000-class order.
+
+    Fine-tuning opens the folder several times (with and without augmentation, once per recipe); listing 1.28M
+    files is the slow part, so the listing of a folder is kept for the process (`_listing`).
+    """
+
+    need = IMAGENET_TRAIN_NEED
+
+    @staticmethod
+    def make_dataset(directory: str | Path, class_to_idx: dict[str, int], extensions: tuple[str, ...] | None = None,
+                     is_valid_file: Callable[[str], bool] | None = None,
+                     allow_empty: bool = False) -> list[tuple[str, int]]:
+        if is_valid_file is not None:  # not hashable: list afresh
+            return tvd.ImageFolder.make_dataset(directory, class_to_idx, extensions, is_valid_file, allow_empty)
+        return list(_listing(os.fspath(directory), tuple(sorted(class_to_idx.items())), extensions, allow_empty))
+
+
+@functools.lru_cache(maxsize=2)
+def _listing(directory: str, classes: tuple[tuple[str, int], ...], extensions: tuple[str, ...] | None,
+             allow_empty: bool) -> tuple[tuple[str, int], ...]:
+    return tuple(tvd.ImageFolder.make_dataset(directory, dict(classes), extensions, None, allow_empty))
 
 
 class ImageNetReaL(ImageNetVal):

@@ -49,6 +49,8 @@ def open_dataset(name: str, split: str, paths: DataPaths, transform: Callable | 
     if split not in spec.splits:
         raise ValueError(f"{name} has splits {', '.join(spec.splits)}, not {split!r}")
     if spec.root_option == IMAGENET_OPTION:
+        if split == "train":
+            return _open_imagenet_train(spec, paths, transform)
         return _open_imagenet(spec, paths, transform)
     parts = [_open_torchvision(spec, tv_split, paths, transform) for tv_split in spec.splits[split]]
     if len(parts) == 1:
@@ -194,3 +196,27 @@ def _open_imagenet(spec: DatasetSpec, paths: DataPaths, transform: Callable | No
     except FileNotFoundError as err:  # ImageFolder: a class folder without images
         raise Missing(f"{spec.title} under {val} is incomplete ({err}); copy the complete val set there",
                       need=spec.need) from err
+
+
+def _open_imagenet_train(spec: DatasetSpec, paths: DataPaths, transform: Callable | None) -> Any:
+    """ILSVRC-2012 train/<wnid>/*.JPEG: read only by fine-tuning, so every problem names its own need."""
+    need = spec.need_for("train")
+    if paths.imagenet_root is None:
+        raise Missing(f"fine-tuning on {spec.title} needs the ILSVRC-2012 training images; pass --claims-imagenet DIR "
+                      f"(a folder holding train/<wnid>/*.JPEG, 1,281,167 images in 1,000 class folders)", need=need)
+    train = paths.imagenet_root / spec.splits["train"][0]
+    if not train.is_dir():
+        raise Missing(f"{spec.title}: no train/ folder under {paths.imagenet_root} (expected {train}/<wnid>/*.JPEG, "
+                      f"e.g. the official ILSVRC2012_img_train.tar with each class tarball extracted into its "
+                      f"folder); fix --claims-imagenet DIR", need=need)
+    from measure.data.imagenet import ImageNetTrain
+
+    try:
+        data = ImageNetTrain(train, transform=transform)
+    except FileNotFoundError as err:  # ImageFolder: no class folder, or one without images
+        raise Missing(f"{spec.title} train under {train} is incomplete ({err}); extract every class tarball into "
+                      f"train/<wnid>/", need=need) from err
+    if len(data) != spec.sizes["train"]:  # a partial copy would fine-tune on other data than the paper's
+        raise Missing(f"{spec.title} train under {train} has {len(data):,} of {spec.sizes['train']:,} images in "
+                      f"{len(data.classes)} of 1,000 class folders; extract the complete training set there", need=need)
+    return data

@@ -1,21 +1,27 @@
 """The training loop of the paper's fine-tuning recipe (App. B.1.1, measure/train/recipe.py).
 
-SGD + momentum, global-norm clipping, warm-up + cosine, gradient accumulation over micro-batches (the
-effective batch is the recipe's whatever the GPU holds), bf16 autocast and fused SGD on CUDA, channels-last
-for convolutional models (measure/train/surgery.py), optional `torch.compile`. The full training state
-(weights, optimizer, scheduler, step, RNG states, data position) is saved atomically every
-`checkpoint_every` steps, so an interrupted run resumes at the saved step and — on CPU bit for bit — ends
-where an uninterrupted one ends (the data stream is a function of the seed and the position:
-measure/train/stream.py). torch is imported inside the functions.
+SGD + momentum, global-norm clipping, warm-up + cosine (or BiT's steps), mixup where the recipe asks for it,
+gradient accumulation over micro-batches (the effective batch is the recipe's whatever the GPU holds), bf16
+autocast and fused SGD on CUDA, channels-last for convolutional models (measure/train/surgery.py), optional
+`torch.compile`, Polyak averaging (§4.1) on the training device, and one run over several processes with
+DistributedDataParallel (`Runtime.world`, measure/train/distributed.py): the global batch stays the recipe's,
+each rank trains on its share of it.
+
+Nothing the loop draws depends on history: the data and their augmentation are functions of (seed, position)
+(measure/train/stream.py), mixup's λ and pairs of (seed, step), and the global RNG (dropout) is re-seeded before
+every micro-batch from (seed, position of its first example). So the state saved atomically every
+`checkpoint_every` steps (weights, optimizer, scheduler, step, Polyak average) is all a resumed run needs — on
+one process or many, after a lost process or node — and on CPU it ends bit for bit where an uninterrupted run
+ends. torch is imported inside the functions.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import random
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +32,7 @@ from measure.errors import Missing
 from measure.run.files import atomic_torch_save, json_safe
 from measure.train.recipe import FinetuneRecipe
 from measure.train.settings import Runtime
-from measure.train.stream import ExampleStream
+from measure.train.stream import ExampleStream, Mixup, ShardPositions
 
 if TYPE_CHECKING:
     import torch
@@ -35,7 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2  # 2: no RNG states (nothing depends on them), Polyak average, world-size independent
 
 
 def make_optimizer(model: nn.Module, recipe: FinetuneRecipe, base_lr: float, device: torch.device) -> torch.optim.Optimizer:
@@ -63,24 +69,65 @@ def clip_gradients(model: nn.Module, max_norm: float) -> float:
     return float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm))
 
 
+@dataclass(frozen=True)
+class MixedBatch:
+    """This rank's examples' mixup partners and the step's λ (measure.train.stream.Mixup)."""
+
+    lam: float
+    images: torch.Tensor
+    targets: torch.Tensor
+
+
 def accumulate_gradients(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, batch_size: int,
-                         micro_batch: int, autocast: bool = False) -> float:
+                         micro_batch: int, autocast: bool = False, mixed: MixedBatch | None = None,
+                         seeds: Sequence[int] | None = None,
+                         no_sync: Callable[[], contextlib.AbstractContextManager] | None = None) -> float:
     """Backward of the mean cross-entropy over `batch_size` examples, `micro_batch` at a time.
 
     Each micro-batch contributes sum(loss)/batch_size, so the accumulated gradient is the big-batch
     gradient whatever the split (up to float summation order). Returns the batch's mean loss.
+    `mixed`: mixup — the input λ·x + (1−λ)·x', the loss λ·CE(y) + (1−λ)·CE(y'). `seeds`: the global RNG is
+    seeded with seeds[k] before micro-batch k (dropout masks then follow the data, not the history).
+    `no_sync`: DistributedDataParallel's, entered for every micro-batch but the last, so gradients are
+    averaged over the ranks once per step.
     """
     import torch
     import torch.nn.functional as F
 
     total = 0.0
-    for x, y in zip(images.split(micro_batch), targets.split(micro_batch)):
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
-            logits = model(x)
-        loss = F.cross_entropy(logits.float(), y, reduction="sum") / batch_size
-        loss.backward()
+    parts = list(zip(images.split(micro_batch), targets.split(micro_batch)))
+    partners = (list(zip(mixed.images.split(micro_batch), mixed.targets.split(micro_batch))) if mixed is not None
+                else [None] * len(parts))
+    for k, ((x, y), partner) in enumerate(zip(parts, partners)):
+        if seeds is not None:
+            torch.manual_seed(seeds[k])
+        if partner is not None:
+            x = mixed.lam * x.float() + (1.0 - mixed.lam) * partner[0].float()
+        last = k == len(parts) - 1
+        with no_sync() if no_sync is not None and not last else contextlib.nullcontext():
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
+                logits = model(x)
+            loss = F.cross_entropy(logits.float(), y, reduction="sum")
+            if partner is not None:
+                loss = mixed.lam * loss + (1.0 - mixed.lam) * F.cross_entropy(logits.float(), partner[1],
+                                                                               reduction="sum")
+            loss = loss / batch_size
+            loss.backward()
         total += float(loss.detach())
     return total
+
+
+def micro_batch_seed(seed: int, position: int) -> int:
+    """The global-RNG seed of the micro-batch whose first example is stream position `position`."""
+    return int(np.random.SeedSequence([seed, position]).generate_state(1)[0])
+
+
+def polyak_average(net: nn.Module, decay: float) -> nn.Module:
+    """§4.1's Polyak averaging of `net` (timm's ModelEmaV3), its copy made where `net` lives — so build it after
+    `net` is on the training device: an average left on the CPU fails at the first update against CUDA weights."""
+    from timm.utils import ModelEmaV3
+
+    return ModelEmaV3(net, decay=decay, device=next(net.parameters()).device)
 
 
 @dataclass(frozen=True)
@@ -90,7 +137,8 @@ class TrainStats:
     steps: int
     resumed_from: int                   # 0 for a fresh run
     steps_this_call: int
-    micro_batch: int
+    micro_batch: int                    # per process
+    processes: int                      # torchrun world size (1: one process)
     oom_backoffs: int
     seconds: float
     images_per_s: float | None
@@ -102,32 +150,15 @@ class TrainStats:
         return json_safe(asdict(self))
 
 
-def _rng_states(device: torch.device) -> dict[str, Any]:
-    import torch
-
-    states = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
-    if device.type == "cuda":
-        states["cuda"] = torch.cuda.get_rng_state(device)
-    return states
-
-
-def _set_rng_states(states: Mapping[str, Any], device: torch.device) -> None:
-    import torch
-
-    torch.set_rng_state(states["torch"])
-    np.random.set_state(states["numpy"])
-    random.setstate(states["python"])
-    if device.type == "cuda" and "cuda" in states:
-        torch.cuda.set_rng_state(states["cuda"], device)
-
-
-def _choose_micro_batch(net: nn.Module, recipe: FinetuneRecipe, runtime: Runtime) -> int:
-    """Largest power-of-two divisor of the batch whose forward+backward fits (CUDA); 32 at most on CPU."""
+def _choose_micro_batch(net: nn.Module, recipe: FinetuneRecipe, runtime: Runtime, per_rank: int) -> int:
+    """Largest power-of-two divisor of this rank's share of the batch whose forward+backward fits (CUDA); 32 at
+    most on CPU."""
     if runtime.micro_batch:
-        if recipe.batch_size % runtime.micro_batch:
-            raise ValueError(f"micro-batch {runtime.micro_batch} must divide the batch {recipe.batch_size}")
+        if per_rank % runtime.micro_batch:
+            raise ValueError(f"micro-batch {runtime.micro_batch} must divide this process's share of the batch "
+                             f"({per_rank} of {recipe.batch_size})")
         return runtime.micro_batch
-    size = recipe.batch_size
+    size = per_rank
     while size % 2 == 0 and size > (32 if runtime.device.type == "cpu" else 1) and (
             runtime.device.type == "cpu" or not _fits(net, size, recipe.resolution, runtime)):
         size //= 2
@@ -152,16 +183,24 @@ def _fits(net: nn.Module, size: int, resolution: int, runtime: Runtime) -> bool:
 def train(net: nn.Module, dataset: Dataset, recipe: FinetuneRecipe, *, base_lr: float, seed: int,
           runtime: Runtime, state_path: Path | None, run_key: str = "", desc: str = "finetune",
           ema: nn.Module | None = None) -> TrainStats:
-    """Fine-tune `net` in place for `recipe.steps` steps; resumes from `state_path` if it holds this run."""
+    """Fine-tune `net` in place for `recipe.steps` steps; resumes from `state_path` if it holds this run.
+
+    `ema`: a Polyak average of `net` (`polyak_average`, built on the training device), updated after every step.
+    Under torchrun (`runtime.world`) every rank calls this with the same arguments; rank 0 saves the state.
+    """
     import torch
     from torch.utils.data import DataLoader
     from tqdm import tqdm
 
-    device = runtime.device
+    device, world = runtime.device, runtime.world
     net.to(device).train()
+    if ema is not None and next(ema.parameters()).device != next(net.parameters()).device:
+        raise ValueError(f"{desc}: the Polyak average lives on {next(ema.parameters()).device}, the model on "
+                         f"{device}; build it with polyak_average after the model is on its device")
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    micro = _choose_micro_batch(net, recipe, runtime)  # before any RNG is set: the probe may draw from it
+    per_rank = world.share(recipe.batch_size)
+    micro = _choose_micro_batch(net, recipe, runtime, per_rank)
     loader_batch = micro  # what the loader yields; `micro` may shrink below it on out-of-memory
     optimizer = make_optimizer(net, recipe, base_lr, device)
     scheduler = make_scheduler(optimizer, recipe)
@@ -174,37 +213,41 @@ def train(net: nn.Module, dataset: Dataset, recipe: FinetuneRecipe, *, base_lr: 
             scheduler.load_state_dict(state["scheduler"])
             if ema is not None and state.get("ema") is not None:
                 ema.load_state_dict(state["ema"])
-            _set_rng_states(state["rng"], device)
             step, history = state["step"], state["history"]
             log.info("%s: resuming at step %d of %d from %s", desc, step, recipe.steps, state_path)
         else:
             log.warning("%s: training state %s belongs to another run; starting afresh", desc, state_path)
-    if step == 0:
-        torch.manual_seed(seed)  # whatever draws from the global RNG (dropout, if any) depends on the seed only
+    world.same(step, f"the step to resume {desc} at")
     resumed_from = step
-    forward = torch.compile(net) if runtime.compile else net
-    stream = ExampleStream(dataset, seed)
-    positions = range(step * recipe.batch_size, recipe.steps * recipe.batch_size)
+    model = world.wrap(net, device)
+    forward = torch.compile(model) if runtime.compile else model
+    mixup = Mixup(recipe.mixup_alpha, recipe.batch_size, seed) if recipe.mixup_alpha else None
+    stream = ExampleStream(dataset, seed, mixup)
     workers = runtime.num_workers
-    loader = DataLoader(stream, batch_size=loader_batch, sampler=positions, num_workers=workers,
-                        pin_memory=device.type == "cuda", persistent_workers=workers > 0,
+    loader = DataLoader(stream, batch_size=loader_batch,
+                        sampler=ShardPositions(step, recipe.steps, recipe.batch_size, world.rank, world.size),
+                        num_workers=workers, pin_memory=device.type == "cuda", persistent_workers=workers > 0,
                         prefetch_factor=4 if workers > 0 else None,
                         generator=torch.Generator().manual_seed(seed))  # leaves the global RNG alone
     progress = tqdm(total=recipe.steps, initial=step, desc=desc, unit="step", mininterval=5, file=sys.stderr,
-                    leave=False, disable=not runtime.progress)
+                    leave=False, disable=not runtime.progress or not world.leader)
     backoffs, start_time, images_seen = 0, time.perf_counter(), 0
     batches = iter(loader)
     log_every = max(1, recipe.steps // 100)
     try:
         while step < recipe.steps:
-            parts = [next(batches) for _ in range(recipe.batch_size // loader_batch)]
-            images = torch.cat([p[0] for p in parts]).to(device, non_blocking=True)
-            targets = torch.cat([p[1] for p in parts]).to(device, non_blocking=True)
+            parts = [next(batches) for _ in range(per_rank // loader_batch)]
+            columns = [torch.cat(column).to(device, non_blocking=True) for column in zip(*parts)]
+            images, targets = columns[0], columns[1]
+            mixed = MixedBatch(mixup.draw(step)[0], columns[2], columns[3]) if mixup is not None else None
+            first = step * recipe.batch_size + world.rank * per_rank  # this rank's first stream position
             while True:
                 try:
                     optimizer.zero_grad(set_to_none=True)
-                    loss = accumulate_gradients(forward, images, targets, batch_size=recipe.batch_size,
-                                                micro_batch=micro, autocast=runtime.autocast)
+                    seeds = [micro_batch_seed(seed, first + k * micro) for k in range(per_rank // micro)]
+                    loss = accumulate_gradients(forward, images, targets, batch_size=per_rank, micro_batch=micro,
+                                                autocast=runtime.autocast, mixed=mixed, seeds=seeds,
+                                                no_sync=getattr(model, "no_sync", None))
                     break
                 except torch.cuda.OutOfMemoryError:
                     if micro == 1:
@@ -215,7 +258,8 @@ def train(net: nn.Module, dataset: Dataset, recipe: FinetuneRecipe, *, base_lr: 
                     optimizer.zero_grad(set_to_none=True)
                     torch.cuda.empty_cache()
                     log.warning("%s: CUDA out of memory; micro-batch now %d", desc, micro)
-            norm = clip_gradients(net, recipe.grad_clip_norm)
+            loss = world.mean(loss, device)  # each rank's loss is over its share: the batch's is their mean
+            norm = clip_gradients(net, recipe.grad_clip_norm)  # after DDP's all-reduce: the same on every rank
             optimizer.step()
             scheduler.step()
             if ema is not None:
@@ -224,12 +268,13 @@ def train(net: nn.Module, dataset: Dataset, recipe: FinetuneRecipe, *, base_lr: 
             images_seen += recipe.batch_size
             if step % log_every == 0 or step == recipe.steps:
                 history["loss"][step], history["grad_norm"][step] = round(loss, 5), round(norm, 5)
-            if state_path is not None and (step % runtime.checkpoint_every == 0 or step == recipe.steps):
+            if (world.leader and state_path is not None
+                    and (step % runtime.checkpoint_every == 0 or step == recipe.steps)):
                 atomic_torch_save({"format": STATE_FORMAT, "run_key": run_key, "step": step,
                                    "position": step * recipe.batch_size, "model": net.state_dict(),
                                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                                   "ema": ema.state_dict() if ema is not None else None,
-                                   "rng": _rng_states(device), "history": history}, state_path)
+                                   "ema": ema.state_dict() if ema is not None else None, "history": history},
+                                  state_path)
             progress.update(1)
             if runtime.on_step is not None:
                 runtime.on_step(step)
@@ -239,7 +284,7 @@ def train(net: nn.Module, dataset: Dataset, recipe: FinetuneRecipe, *, base_lr: 
     seconds = time.perf_counter() - start_time
     return TrainStats(
         steps=step, resumed_from=resumed_from, steps_this_call=step - resumed_from, micro_batch=micro,
-        oom_backoffs=backoffs, seconds=round(seconds, 3),
+        processes=world.size, oom_backoffs=backoffs, seconds=round(seconds, 3),
         images_per_s=round(images_seen / seconds, 2) if images_seen and seconds > 0 else None,
         peak_memory_bytes=int(torch.cuda.max_memory_allocated(device)) if device.type == "cuda" else None,
         loss=dict(history["loss"]), grad_norm=dict(history["grad_norm"]))

@@ -2,12 +2,12 @@
 part, then the final run(s) on the full training set judged on the test set, one per seed. Where a model has
 several recipes (ResNets: the paper's and BiT-HyperRule, "select the best results across this run and our
 sweep"), every recipe's runs are judged on the same held-out part and the best recipe and lr win; a recipe
-this code cannot run (BiT-HyperRule's mixup: the training loop has none) is recorded as skipped, and the
-model as handicapped by it.
+this code cannot run (`unsupported`) is recorded as skipped, and the model as handicapped by it.
 
 Every run (train + predict) goes through `measure.run.cache`, so a finished run is never trained again; its
 key holds the recipe, lr, seed, splits, precision and the code version of every module that decides what a
-run computes (surgery, normalize, stream, loop, this one, recipe).
+run computes (surgery, normalize, stream, loop, this one, recipe) — never the number of processes, so a run
+trained under torchrun (`python -m measure.train.launch`) is the entry a single-process suite then reads.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from measure.errors import Missing
 from measure.run.cache import ChunkCache, code_version, stable_hash
 from measure.run.device import xdist_worker_index
 from measure.run.inference import logits_outputs, run_inference
-from measure.train.loop import train
+from measure.train.loop import polyak_average, train
 from measure.train.recipe import FinetuneRecipe
 from measure.train.settings import FinetuneSettings, Runtime
 from measure.train.stream import eval_transform, train_transform
@@ -89,24 +89,28 @@ def run_key(request: RunRequest, runtime: Runtime) -> dict[str, Any]:
 
 
 def run_one(request: RunRequest, cache: ChunkCache, runtime: Runtime) -> FinetuneRun:
-    """Train one (lr, seed) and predict its evaluation examples — or read both from the cache."""
+    """Train one (lr, seed) and predict its evaluation examples — or read both from the cache.
+
+    Under torchrun every rank calls this: rank 0 says whether the entry exists; if not, all ranks train together,
+    rank 0 predicts and writes the entry, then every rank reads it. `runtime.refuse_training`: a missing entry
+    raises it instead of training."""
     key = run_key(request, runtime)
     digest = stable_hash(key)
     state_path = cache.root / "finetune-state" / f"{digest}.pt"
+    world = runtime.world
     stats: dict[str, Any] = {}
 
-    def compute(_: int) -> dict[str, np.ndarray]:
+    def trained() -> nn.Module:
         model = prepare_model(request.make_model(), request.num_classes, request.recipe.resolution)
         set_dropout(model, request.recipe.dropout)
-        net = with_normalization(model, request.data_config)
-        ema = None
-        if request.recipe.polyak_decay:
-            from timm.utils import ModelEmaV3
-            ema = ModelEmaV3(net, decay=request.recipe.polyak_decay)
+        net = with_normalization(model, request.data_config).to(runtime.device)
+        ema = polyak_average(net, request.recipe.polyak_decay) if request.recipe.polyak_decay else None
         stats["train"] = train(net, request.train_data, request.recipe, base_lr=request.base_lr, seed=request.seed,
                                runtime=runtime, state_path=state_path, run_key=digest, desc=request.desc,
                                ema=ema).as_dict()
-        evaluated = ema.module if ema is not None else net
+        return ema.module if ema is not None else net
+
+    def predict(evaluated: nn.Module) -> dict[str, np.ndarray]:
         inference = run_inference(evaluated, request.eval_data, outputs=logits_outputs, cache=cache,
                                   key={**key, "stage": "predictions"}, batch_size=runtime.eval_batch_size,
                                   device=runtime.device, num_workers=runtime.num_workers,
@@ -114,8 +118,21 @@ def run_one(request: RunRequest, cache: ChunkCache, runtime: Runtime) -> Finetun
         stats["inference"] = dict(inference.meta)
         return {name: inference.arrays[name] for name in ("top5", "target", "index")}
 
+    def compute(_: int) -> dict[str, np.ndarray]:
+        if world.distributed:  # training needs every rank: only the block below may start it
+            raise RuntimeError(f"{request.desc}: rank {world.rank} found no cache entry after rank 0 wrote it; "
+                               f"every node must see the same --claims-cache folder")
+        return predict(trained())
+
+    if runtime.refuse_training is not None and not cache.is_complete(key):
+        raise runtime.refuse_training
+    if world.distributed and not world.from_leader(cache.is_complete(key)):
+        evaluated = trained()  # every rank: DistributedDataParallel's collectives
+        if world.leader:
+            cache.get_or_compute(key, 1, lambda _: predict(evaluated), meta=lambda: dict(stats))
+        world.barrier()
     result = cache.get_or_compute(key, 1, compute, meta=lambda: dict(stats))
-    if not runtime.keep_state:
+    if not runtime.keep_state and world.leader:
         state_path.unlink(missing_ok=True)  # the predictions are cached: the weights are no longer needed
     top1 = result.arrays["top5"][:, 0]
     return FinetuneRun(base_lr=request.base_lr, seed=request.seed, trained_on=request.trained_on,
@@ -137,10 +154,12 @@ def set_dropout(model: nn.Module, rate: float) -> None:
 
 
 def unsupported(recipe: FinetuneRecipe) -> str | None:
-    """Why this code cannot run `recipe` as written (None: it can)."""
-    if recipe.mixup_alpha:
-        return (f"{recipe.name} needs mixup (alpha {recipe.mixup_alpha:g}, BiT-HyperRule from 20k training images), "
-                f"which the training loop (measure/train/loop.py) does not implement")
+    """Why this code cannot run `recipe` as written (None: it can). Every recipe of the paper runs today (mixup,
+    BiT-HyperRule's on CIFAR, is in the loop); what remains is what the loop has never had."""
+    if recipe.optimizer != "sgd":
+        return f"{recipe.name} needs the {recipe.optimizer} optimizer; the training loop runs SGD only"
+    if recipe.label_smoothing:
+        return f"{recipe.name} needs label smoothing {recipe.label_smoothing:g}, which the training loop does not apply"
     return None
 
 
@@ -292,7 +311,8 @@ def fresh_copy(model: nn.Module) -> Callable[[], nn.Module]:
 
 def finetune_checkpoint(loaded: Any, dataset: str, num_classes: int, open_dataset: Callable[[str, str, Callable], Dataset],
                         cache: ChunkCache, settings: FinetuneSettings, runtime: Runtime) -> FinetuneResult:
-    """The paper's fine-tuning protocol on a loaded pre-trained checkpoint (measure.models.checkpoints.LoadedModel)."""
+    """The paper's fine-tuning protocol on a loaded pre-trained checkpoint (measure.models.checkpoints.LoadedModel),
+    executed as `runtime` says (the tier passes `settings.runtime` where a test or the launcher set one)."""
     if not hasattr(loaded.model, "reset_classifier"):
         raise Missing(f"{loaded.spec.key}: the finetune tier fine-tunes timm models; this row loads through "
                       f"{loaded.spec.library} — use the checkpoint's timm row")
@@ -301,8 +321,8 @@ def finetune_checkpoint(loaded: Any, dataset: str, num_classes: int, open_datase
     spec = loaded.spec
     key = {"checkpoint": {"hub_id": spec.hub_id, "revision": str(loaded.revision), "library": spec.library},
            "dataset": dataset, "num_classes": num_classes}
-    first, *others = settings.recipes(dataset, spec.paper_model, DATASETS[dataset].sizes["train"])
+    first, *others = settings.recipes(dataset, spec.paper_model, DATASETS[dataset].sizes["train"], spec.pretraining)
     return finetune(make_model=fresh_copy(loaded.model), data_config=loaded.data_config, num_classes=num_classes,
                     open_split=lambda split, transform: open_dataset(dataset, split, transform),
                     recipe=first, alternatives=others, seeds=settings.seeds, cache=cache, key=key,
-                    runtime=settings.runtime or runtime, desc=f"{spec.key} {dataset}")
+                    runtime=runtime, desc=f"{spec.key} {dataset}")

@@ -1,0 +1,156 @@
+"""One fine-tune across several processes (GPUs, machines): who this process is, and the few collectives it needs.
+
+torchrun starts one process per GPU and tells each its place through the environment (RANK, WORLD_SIZE,
+LOCAL_RANK); `World.from_env` reads it, `World.init` joins the process group (NCCL on CUDA, gloo on CPU), and the
+training loop wraps the model in PyTorch's DistributedDataParallel (`World.wrap`). Everything the loop computes
+stays a function of the global batch: each rank trains on its contiguous share of every batch of 512
+(`measure.train.stream.ShardPositions`), so a run gives the same result on 1, 2 or 64 processes up to float
+summation order — and bit for bit where the micro-batches line up (tests/test_distributed.py).
+
+`World()` is the single process (rank 0 of 1): every method is then a no-op and torch.distributed is never
+touched. torch is imported inside the methods.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+# A rank waits at a barrier while rank 0 predicts the evaluation split (ImageNet val at 512 px: minutes on one
+# GPU); NCCL's default 10 minutes would end a healthy run. $CLAIMS_DIST_TIMEOUT_MIN overrides.
+DEFAULT_TIMEOUT_MIN = 120
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place among the processes of one run (rank 0 of 1 when not distributed)."""
+
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.rank < self.size:
+            raise ValueError(f"rank {self.rank} outside a world of {self.size} processes")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> World:
+        """The world torchrun describes in the environment (RANK, WORLD_SIZE, LOCAL_RANK); one process otherwise."""
+        env = os.environ if environ is None else environ
+        return cls(rank=int(env.get("RANK", 0)), size=int(env.get("WORLD_SIZE", 1)),
+                   local_rank=int(env.get("LOCAL_RANK", 0)))
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+    @property
+    def leader(self) -> bool:
+        """Rank 0: the one process that writes the training state and the cache entries."""
+        return self.rank == 0
+
+    def share(self, batch: int) -> int:
+        """Examples of each global batch this rank trains on (the batch split evenly: the global batch is the recipe's)."""
+        if batch % self.size:
+            raise ValueError(f"the batch of {batch} cannot be split evenly over {self.size} processes; use a "
+                             f"process count that divides it (512 = 2^9: 1, 2, 4, ... 512 processes)")
+        return batch // self.size
+
+    def device(self) -> torch.device:
+        """This rank's device: cuda:LOCAL_RANK where CUDA is available, else the CPU."""
+        import torch
+
+        if self.distributed and torch.cuda.is_available():
+            return torch.device(f"cuda:{self.local_rank}")
+        from measure.run.device import select_device
+
+        return select_device()
+
+    def init(self, device: torch.device) -> None:
+        """Join the process group (NCCL for CUDA, gloo for CPU); a no-op for one process or when already joined."""
+        import torch
+        import torch.distributed as dist
+
+        if not self.distributed or dist.is_initialized():
+            return
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        minutes = float(os.environ.get("CLAIMS_DIST_TIMEOUT_MIN", DEFAULT_TIMEOUT_MIN))
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=self.rank, world_size=self.size,
+                                timeout=datetime.timedelta(minutes=minutes))
+
+    def close(self) -> None:
+        import torch.distributed as dist
+
+        if self.distributed and dist.is_initialized():
+            dist.destroy_process_group()
+
+    # -- collectives (no-ops for one process) ----------------------------------------------------------
+
+    def _require_group(self) -> None:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            raise RuntimeError(f"rank {self.rank} of {self.size}: the process group is not initialised; start the "
+                               f"run with torchrun (python -m measure.train.launch does World.init)")
+
+    def mean(self, value: float, device: torch.device) -> float:
+        """The mean of `value` over the ranks (float64: a sum of two floats is exact in either order)."""
+        if not self.distributed:
+            return value
+        import torch
+        import torch.distributed as dist
+
+        self._require_group()
+        total = torch.tensor([value], dtype=torch.float64, device=device)
+        dist.all_reduce(total)
+        return float(total.item()) / self.size
+
+    def from_leader(self, value: Any) -> Any:
+        """Rank 0's `value` on every rank (what rank 0 saw decides, e.g. whether a cache entry is complete)."""
+        if not self.distributed:
+            return value
+        import torch.distributed as dist
+
+        self._require_group()
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def same(self, value: int, what: str) -> None:
+        """Fail loudly unless every rank holds the same `value` (e.g. the step a resumed state was saved at:
+        ranks that read different state files — a cache folder not shared between nodes — would diverge)."""
+        if not self.distributed:
+            return
+        import torch.distributed as dist
+
+        self._require_group()
+        values: list[Any] = [None] * self.size
+        dist.all_gather_object(values, value)
+        if len(set(values)) > 1:
+            raise RuntimeError(f"the ranks disagree on {what}: {values}; every node must see the same --claims-cache "
+                               f"folder (a shared file system), where the training state is saved")
+
+    def barrier(self) -> None:
+        if self.distributed:
+            import torch.distributed as dist
+
+            self._require_group()
+            dist.barrier()
+
+    def wrap(self, net: nn.Module, device: torch.device) -> nn.Module:
+        """`net` under DistributedDataParallel (gradients averaged over the ranks after each backward); `net` itself
+        for one process. DDP broadcasts rank 0's weights at construction, so every replica starts identical."""
+        if not self.distributed:
+            return net
+        from torch.nn.parallel import DistributedDataParallel
+
+        self._require_group()
+        return DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
