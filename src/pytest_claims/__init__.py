@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from .check import ClaimCheck
 from .records import Alternate, CheckRecord, ClaimRecord, Measurement, PaperValue, Plan, Source
+from .summary import Summary
 from .table import frame  # pandas is imported when a table is made, not here
 
 __all__ = ["Alternate", "CheckRecord", "ClaimCheck", "ClaimRecord", "Measurement", "PaperValue", "Plan", "Source",
-           "frame"]
+           "Summary", "frame"]

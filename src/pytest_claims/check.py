@@ -208,6 +208,35 @@ class ClaimCheck:
         return self._finish("ordering_scores", verdict, reason, tier, measured=measured,
                             rule=outcome.rule, details=details, plan=plan)
 
+    def ordering_summary(self, a, b, tier: str, margin: str | None = None, a_label: str = "A", b_label: str = "B",
+                         details: Mapping[str, Any] | None = None, description: str | None = None,
+                         cannot_refute: str | None = None, cannot_verify: str | None = None) -> CheckRecord:
+        """An ordering (recorded as kind "ordering") of two published summaries ``a``, ``b``
+        (``pytest_claims.Summary``: mean, and ± over n runs where printed; a bare number is a mean without
+        spread) — e.g. a sentence of a paper read against its own table. Judged by Welch's t where both
+        sides print a spread, else as printed (``pytest_claims.summary``). ``description``: what the check
+        checks, in one sentence (say how ties are read); ``margin``, limits: as for ``ordering``."""
+        from .summary import Summary, summary_ordering_rule
+
+        self._ensure_first()
+        _check_limits(cannot_refute, cannot_verify)
+        plan = self._resolve(Plan(ORDERING, tier, description=description, a_label=a_label, b_label=b_label,
+                                  margin=margin))
+        a, b = Summary.of(a), Summary.of(b)
+        margin_value = None if margin is None else self._config.margin(margin)
+        outcome = summary_ordering_rule(a, b, self._config.alpha, margin_value, a_label, b_label)
+        if margin is not None:
+            outcome.rule["margin_name"] = margin
+        rule = outcome.rule
+        measured = Measurement(
+            value=rule["diff"], low=rule["low"], high=rule["high"],
+            method=f"{a_label} − {b_label}, {rule['method']}",
+            extra={"a": {"label": a_label, **a.to_json()}, "b": {"label": b_label, **b.to_json()}},
+        )
+        verdict, reason = _limit(outcome, cannot_refute, cannot_verify)
+        return self._finish("ordering", verdict, reason, tier, measured=measured, rule=rule, details=details,
+                            plan=plan)
+
     def untestable(self, reason: str, paper: Any = None, plan: Plan | None = None,
                    references: Sequence[Mapping[str, Any]] | None = None) -> None:
         """Can never be run with public material (e.g. a private dataset); listed with the paper's number
