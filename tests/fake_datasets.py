@@ -1,7 +1,7 @@
 """Tiny datasets written in the exact on-disk formats of the real ones, for offline tests.
 
 Each builder writes what the real archive extracts to (CIFAR python pickles, the Oxford-IIIT Pet
-and Flowers-102 folders, ImageNet val class folders, a ReaL labels JSON) and returns a
+and Flowers-102 folders, ImageNet val and train class folders, a ReaL labels JSON) and returns a
 :class:`FakeDataset` with the labels it wrote, so a test can compare what the loaders read back.
 
 Images are really encoded (PIL JPEG/PNG) and carry their class: each class has its own colour plus
@@ -220,6 +220,28 @@ def write_imagenet_val(root: Path, wnids: tuple[str, ...] = (IMAGENET_WNIDS[0], 
     ordered = sorted((wnid, f"ILSVRC2012_val_{number:08d}.JPEG") for wnid, row in zip(wnids, numbers) for number in row)
     labels = {"val": [IMAGENET_WNIDS.index(wnid) for wnid, _ in ordered]}
     return FakeDataset("imagenet", root, labels, {"val": [file_name for _, file_name in ordered]})
+
+
+def write_imagenet_train(root: Path, wnids: tuple[str, ...] = (IMAGENET_WNIDS[0], IMAGENET_WNIDS[281],
+                                                               IMAGENET_WNIDS[999]),
+                         per_class: int = 17, seed: int = 1) -> FakeDataset:
+    """``train/<wnid>/<wnid>_<n>.JPEG``, as the official per-class tarballs of ILSVRC2012_img_train.tar extract.
+
+    Labels are the standard 1000-class indices. 3 x 17 = 51 images by default: the fewest from which App. B.1.1's
+    1 % development split holds out an image (TFDS rounding), so the lr sweep has something to judge.
+    """
+    rng = np.random.default_rng(seed)
+    files = []
+    for wnid in wnids:
+        for number in sorted(rng.choice(np.arange(1, 20_000), size=per_class, replace=False)):
+            size = (int(rng.integers(30, 50)), int(rng.integers(30, 50)))
+            image = class_image(IMAGENET_WNIDS.index(wnid), size, rng, 1000)
+            name = f"{wnid}_{number}.JPEG"
+            _save_jpeg(image, root / "train" / wnid / name)
+            files.append((wnid, name))
+    ordered = sorted(files)
+    labels = {"train": [IMAGENET_WNIDS.index(wnid) for wnid, _ in ordered]}
+    return FakeDataset("imagenet", root, labels, {"train": [name for _, name in ordered]})
 
 
 def write_real_labels(path: Path, labels: dict[int, list[int]], total: int = 50_000) -> Path:

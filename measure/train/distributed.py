@@ -82,9 +82,24 @@ class World:
             return
         if device.type == "cuda":
             torch.cuda.set_device(device)
-        minutes = float(os.environ.get("CLAIMS_DIST_TIMEOUT_MIN", DEFAULT_TIMEOUT_MIN))
+        timeout = datetime.timedelta(minutes=float(os.environ.get("CLAIMS_DIST_TIMEOUT_MIN", DEFAULT_TIMEOUT_MIN)))
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=self.rank, world_size=self.size,
-                                timeout=datetime.timedelta(minutes=minutes))
+                                timeout=timeout, store=self._attempt_store(timeout))
+
+    def _attempt_store(self, timeout: datetime.timedelta) -> Any:
+        """torchrun's key-value store, under a prefix of this restart attempt (None: the env:// default).
+
+        After a lost process torchrun restarts every worker against the same agent store, which still holds the
+        previous attempt's gloo/NCCL addresses under the same keys: the new group would connect to dead ports
+        (seen with torch 2.15, gloo). A prefix per TORCHELASTIC_RESTART_COUNT keeps the attempts apart."""
+        import torch.distributed as dist
+
+        env = os.environ
+        if env.get("TORCHELASTIC_USE_AGENT_STORE") != "True" or "TORCHELASTIC_RESTART_COUNT" not in env:
+            return None
+        agent = dist.TCPStore(env["MASTER_ADDR"], int(env["MASTER_PORT"]), self.size, is_master=False,
+                              timeout=timeout)
+        return dist.PrefixStore(f"claims/attempt-{env['TORCHELASTIC_RESTART_COUNT']}", agent)
 
     def close(self) -> None:
         import torch.distributed as dist
