@@ -374,3 +374,231 @@ def test_finetune_tier_interrupted_resumes_then_is_served_from_the_cache(tier_wo
     assert straight.metadata["runs"][0]["meta"]["train"]["loss"] == final["meta"]["train"]["loss"]
     np.testing.assert_array_equal(straight.correct, resumed.correct)
     assert not list((tier_world / "cache" / "finetune-state").glob("*.pt"))  # states dropped once cached
+
+
+# -- mixup in the loop (BiT-HyperRule on CIFAR) ------------------------------------------------------------------
+def test_mixup_loss_mixes_inputs_and_targets_with_the_steps_lambda():
+    from measure.train.loop import MixedBatch
+
+    bare = prepare_model(tiny_vit(), num_classes=3, resolution=32)
+    nn.init.normal_(bare.head.weight, std=0.1)
+    model = with_normalization(bare, {"mean": (0.5,) * 3, "std": (0.5,) * 3}).eval()  # eval: no dropout
+    a, b = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8), torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    ya, yb = torch.tensor([0, 1, 2, 0]), torch.tensor([2, 2, 1, 0])
+    loss = accumulate_gradients(model, a, ya, batch_size=4, micro_batch=2, mixed=MixedBatch(0.3, b, yb))
+    with torch.no_grad():
+        logits = model(0.3 * a.float() + 0.7 * b.float())
+        expected = 0.3 * nn.functional.cross_entropy(logits, ya) + 0.7 * nn.functional.cross_entropy(logits, yb)
+    assert loss == pytest.approx(float(expected), rel=1e-5)
+    plain = accumulate_gradients(model, a, ya, batch_size=4, micro_batch=4)
+    assert accumulate_gradients(model, a, ya, batch_size=4, micro_batch=4, mixed=MixedBatch(1.0, b, yb)) == \
+        pytest.approx(plain, rel=1e-6)  # lambda 1: the partner contributes nothing
+
+
+def test_mixup_training_resumes_bit_identical(tmp_path):
+    recipe = tiny_recipe(steps=4, batch=4, mixup_alpha=0.2)
+    runtime = dataclasses.replace(CPU, checkpoint_every=2)
+    reference, _ = _train_tiny(tmp_path / "a", runtime, recipe)
+
+    def stop_after_3(step: int) -> None:
+        if step == 3:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        _train_tiny(tmp_path / "b", dataclasses.replace(runtime, on_step=stop_after_3), recipe)
+    resumed, stats = _train_tiny(tmp_path / "b", runtime, recipe)
+    assert stats.resumed_from == 2
+    assert all(torch.equal(p, q) for p, q in zip(reference.state_dict().values(), resumed.state_dict().values()))
+    unmixed, _ = _train_tiny(tmp_path / "c", runtime, dataclasses.replace(recipe, mixup_alpha=0.0))
+    assert any(not torch.equal(p, q) for p, q in zip(reference.state_dict().values(), unmixed.state_dict().values()))
+
+
+# -- Polyak averaging lives on the training device (§4.1, Table 2's ImageNet) -------------------------------------
+def test_the_polyak_copy_is_made_on_the_training_device(monkeypatch, tmp_path):
+    """Issue 12: built before the model moved to CUDA, the average stayed on the CPU and the first update failed.
+    Two devices here: the CPU the model is built on and the meta device it is trained on (timm's average cannot
+    itself live on meta — it keeps a torch.Generator — so the run's order is what is pinned: the model is on the
+    training device when its average is made, and the loop refuses an average elsewhere)."""
+    from measure.train import loop
+
+    made_on = []
+    monkeypatch.setattr(protocol, "polyak_average",
+                        lambda net, decay: made_on.append(next(net.parameters()).device) or raise_interrupt())
+    request = protocol.RunRequest(make_model=tiny_vit, data_config={"mean": (0.5,) * 3, "std": (0.5,) * 3},
+                                  num_classes=3, train_data=ColourDataset(4), eval_data=ColourDataset(2),
+                                  recipe=tiny_recipe(polyak_decay=0.9999), base_lr=0.01, seed=0, trained_on="train",
+                                  evaluated_on="test", key={"checkpoint": "tiny"})
+    with pytest.raises(Interrupt):
+        protocol.run_one(request, ChunkCache(tmp_path), dataclasses.replace(CPU, device=torch.device("meta")))
+    assert made_on == [torch.device("meta")]
+    net = with_normalization(prepare_model(tiny_vit(), 3, 32), {"mean": (0.5,) * 3, "std": (0.5,) * 3})
+    cpu_average = loop.polyak_average(net, 0.9)
+    assert {p.device.type for p in cpu_average.parameters()} == {"cpu"}  # made where the model is
+    with pytest.raises(ValueError, match="the Polyak average lives on cpu, the model on meta"):
+        train(net, ColourDataset(4), tiny_recipe(), base_lr=0.01, seed=0,
+              runtime=dataclasses.replace(CPU, device=torch.device("meta")), state_path=None, ema=cpu_average)
+
+
+def raise_interrupt():
+    raise Interrupt
+
+
+# -- ImageNet: the train folder, the paper's settings, what it costs ---------------------------------------------
+def test_imagenet_train_folder_opens_in_the_standard_class_order_and_says_what_is_missing(tmp_path, monkeypatch):
+    from measure.data.catalog import IMAGENET_TRAIN_NEED
+    from measure.data.opening import open_dataset
+    from measure.errors import Missing
+    from tests.fake_datasets import write_imagenet_train
+
+    paths = DataPaths(data_root=tmp_path, imagenet_root=tmp_path / "imagenet")
+    with pytest.raises(Missing, match="no train/ folder") as info:
+        open_dataset("imagenet", "train", paths)
+    assert info.value.need == IMAGENET_TRAIN_NEED and "train/<wnid>/*.JPEG" in IMAGENET_TRAIN_NEED
+    with pytest.raises(Missing, match="pass --claims-imagenet DIR") as info:
+        open_dataset("imagenet", "train", DataPaths(data_root=tmp_path))
+    assert info.value.need == IMAGENET_TRAIN_NEED
+    fake = write_imagenet_train(tmp_path / "imagenet")
+    with pytest.raises(Missing, match="has 51 of 1,281,167 images in 3 of 1,000 class folders") as info:
+        open_dataset("imagenet", "train", paths)  # a partial copy would fine-tune on other data than the paper's
+    assert info.value.need == IMAGENET_TRAIN_NEED
+    monkeypatch.setitem(ds_mod.DATASETS, "imagenet", dataclasses.replace(ds_mod.DATASETS["imagenet"],
+                                                                         sizes={"train": 51, "val": 50_000}))
+    train = open_dataset("imagenet", "train", paths)
+    assert [p.rsplit("/", 1)[1] for p, _ in train.samples] == fake.files["train"]
+    assert train.targets == fake.labels["train"] and set(train.targets) == {0, 281, 999}
+    fit, held = held_out_split(train.targets, ds_mod.held_out_fraction("imagenet"), 0)
+    assert (len(fit), len(held)) == (50, 1)  # App. B.1.1's 1 %
+
+
+def test_imagenet_settings_table2_for_vit_l16_i21k_table5_for_the_rest():
+    settings = FinetuneSettings()
+    table2 = settings.recipe("imagenet", "ViT-L/16", "imagenet21k")
+    assert (table2.resolution, table2.polyak_decay, table2.steps, table2.batch_size) == (512, 0.9999, 20_000, 512)
+    assert table2.lr_grid == (0.003, 0.01, 0.03, 0.06) and table2.held_out_fraction == 0.01 and table2.dropout == 0.1
+    h14 = settings.recipe("imagenet", "ViT-H/14", "imagenet21k")  # Table 2's ViT-H/14 is JFT: Table 5's 384 here
+    assert (h14.resolution, h14.polyak_decay) == (384, None)
+    assert settings.recipe("imagenet_real", "ViT-L/16", "imagenet21k") == table2  # ReaL is ImageNet's fine-tune
+    assert settings.recipe("imagenet", "ViT-L/16", "imagenet").polyak_decay is None
+
+
+def test_vit_flops_in_closed_form_equal_torchs_count():
+    from measure.studies.flops import model_forward_flops
+    from measure.train.cost import vit_finetune_cost, vit_forward_flops
+
+    for model, resolution in (("ViT-B/16", 384), ("ViT-L/16", 512), ("ViT-B/32", 224)):
+        assert vit_forward_flops(model, resolution) == model_forward_flops(model, resolution).per_image
+    cost = vit_finetune_cost("ViT-L/16", paper_recipe("imagenet", table2_imagenet=True), 1_281_167, 50_000)
+    per_run = 3 * vit_forward_flops("ViT-L/16", 512) * 20_000 * 512 / (989e12 * 0.4) / 3600
+    assert cost.run_hours(0) == pytest.approx(per_run) and cost.held_out_images == 12_812
+    assert cost.tier_hours == pytest.approx(5 * per_run, rel=0.01) and "≈ 78 H100-hours" in cost.describe()
+
+
+def test_the_paper_imagenet_recipe_is_read_from_the_cache_never_trained_without_cuda(tmp_path, monkeypatch):
+    """On a CPU the finetune tier refuses to start the paper's ImageNet recipe (tens of GPU-hours) and says how to
+    train it; a run already in the cache — what a torchrun launch leaves — is read instead."""
+    from measure.errors import Missing
+    from measure.tiers.finetune import FinetuneTier
+    from tests.fake_datasets import write_imagenet_train, write_imagenet_val
+
+    write_imagenet_train(tmp_path / "imagenet")
+    write_imagenet_val(tmp_path / "imagenet")
+    monkeypatch.setitem(ds_mod.DATASETS, "imagenet", dataclasses.replace(ds_mod.DATASETS["imagenet"],
+                                                                         sizes={"train": 51, "val": 6}))
+    torch.manual_seed(0)
+    model = timm.create_model("test_vit", num_classes=1000).eval()
+    write_hf_cache_repo(tmp_path / "hf", f"timm/{TINY.hub_id}", timm_hub_files(model, tmp_path / "export"))
+    monkeypatch.setattr(protocol, "train", lambda *a, **k: pytest.fail("trained the paper's ImageNet recipe on a CPU"))
+    loader = CheckpointLoader(HubAccess(offline=True, cache_dir=tmp_path / "hf"))
+    runner = TierRunner(tiers=("finetune",), load=lambda spec, n: loader(spec, num_classes=n),
+                        open_dataset=DatasetOpener(DataPaths(tmp_path, tmp_path / "imagenet")),
+                        cache=ChunkCache(tmp_path / "cache"), device=torch.device("cpu"), num_workers=0)
+    with pytest.raises(Missing, match=r"not trained without CUDA .*torchrun --nproc-per-node 8 -m measure.train.launch "
+                                      r"tiny-vit-i21k imagenet") as info:
+        FinetuneTier().measure(runner, TINY, "imagenet")
+    assert "H100-hours" in info.value.need and "512 px, Polyak averaging 0.9999" in info.value.need
+
+    # the same run, complete in the cache (bf16, as a GPU launch keys it): read, not refused
+    recipe = tiny_recipe(steps=3, batch=4)
+    request = protocol.RunRequest(make_model=tiny_vit, data_config={"mean": (0.5,) * 3, "std": (0.5,) * 3},
+                                  num_classes=3, train_data=ColourDataset(8, transform=train_transform(recipe)),
+                                  eval_data=ColourDataset(4, transform=protocol.eval_transform(recipe)),
+                                  recipe=recipe, base_lr=0.01, seed=0, trained_on="train", evaluated_on="test",
+                                  key={"checkpoint": "tiny"})
+    monkeypatch.undo()
+    cache = ChunkCache(tmp_path / "cache2")
+    first = protocol.run_one(request, cache, CPU)
+    refusing = dataclasses.replace(CPU, refuse_training=Missing("would train", need="GPUs"))
+    again = protocol.run_one(request, cache, refusing)
+    assert again.from_cache and np.array_equal(again.correct, first.correct)
+    with pytest.raises(Missing, match="would train"):
+        protocol.run_one(dataclasses.replace(request, seed=1), cache, refusing)
+
+
+def test_launch_lists_the_imagenet_fine_tunes_the_claims_need(capsys):
+    from measure.train import launch
+
+    runs = {spec.key: plan for spec, plan in launch.imagenet_runs()}
+    assert set(runs) == {"vit_l16-i21k", "vit_h14-i21k"}  # Table 2's ViT-L/16; Table 5's never-released ViT-H/14
+    assert runs["vit_l16-i21k"].recipe.polyak_decay == 0.9999 and runs["vit_h14-i21k"].recipe.resolution == 384
+    assert launch.main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert "vit_l16-i21k imagenet" in out and "H100-hours" in out
+    assert launch.main(["no-such-key", "imagenet"]) == 2
+
+
+class Recorded(Exception):
+    pass
+
+
+def test_imagenet_cells_no_released_fine_tune_reproduces_are_not_run_naming_tier_folders_and_gpus():
+    """Table 2's ImageNet-21k ImageNet / ReaL cells and Table 5's ViT-H/14 ones: offline, not run (no longer
+    untestable), naming the finetune tier, the ImageNet train and val folders and the GPU-hours; Table 5's cells
+    of a released fine-tune stay with the eval tier, those of a never-released pre-training stay untestable."""
+    from measure.data.catalog import IMAGENET_NEED, IMAGENET_TRAIN_NEED
+    from measure.tiers.results import Unavailable
+    from tests.claim_modules import load_claim_module
+
+    class Check:
+        def not_run(self, reason, paper=None, needs=None, plan=None, references=None):
+            self.kind, self.reason, self.needs, self.plan = "not_run", reason, needs, plan
+            raise Recorded
+
+        def untestable(self, reason, paper=None, plan=None, references=None):
+            self.kind, self.reason = "untestable", reason
+            raise Recorded
+
+    class Offline:  # the default run: tiers eval and probe only
+        def selected(self, tier):
+            return Unavailable.not_run(f"tier {tier} not selected", [f"select tier {tier}"])
+
+        def measure(self, tier, models, dataset, method=None):
+            return Unavailable.not_run(f"{tier}: checkpoint missing", ["checkpoint"])
+
+        def reading(self, tier, models, pipeline=""):
+            from measure.tiers.evidence import Evidence
+
+            return Evidence(None).reading(tier, models, pipeline)
+
+    claim1, claim2 = load_claim_module("test_claim1_vit_vs_cnn"), load_claim_module("test_claim2_pretraining_size")
+    cells = [(claim1.test_table2_i21k_value, n) for n in claim1.TABLE2_I21K if n.dataset in ("imagenet", "imagenet_real")]
+    cells += [(claim2.test_table5_value, n) for n in claim2.TABLE5
+              if n.dataset in ("imagenet", "imagenet_real") and n.model in ("ViT-H/14", "ViT-B/16")]
+    outcomes = {}
+    for test, number in cells:
+        check = Check()
+        with pytest.raises(Recorded):
+            test(check, Offline(), number)
+        outcomes[(number.table, number.pretraining, number.dataset, number.model)] = check
+    table2 = [c for key, c in outcomes.items() if key[0] == "Table 2"]
+    h14 = [c for key, c in outcomes.items() if key[:2] == ("Table 5", "imagenet21k") and key[3] == "ViT-H/14"]
+    assert len(table2) == 2 and len(h14) == 2
+    for check in table2 + h14:
+        assert check.kind == "not_run" and check.needs[0] == "select tier finetune"
+        assert IMAGENET_TRAIN_NEED in check.needs and IMAGENET_NEED in check.needs
+        assert any("H100-hours" in need and "torchrun" in need for need in check.needs)
+        assert check.plan.kind == "value" and "ImageNet train folder" in check.plan.tier
+    assert all("512 px, Polyak averaging 0.9999" in c.plan.tier for c in table2)
+    assert all("384 px" in c.plan.tier for c in h14)
+    b16 = outcomes[("Table 5", "imagenet21k", "imagenet", "ViT-B/16")]  # a released fine-tune: the eval tier's
+    assert b16.kind == "not_run" and b16.reason == "eval: checkpoint missing"
+    assert outcomes[("Table 5", "imagenet", "imagenet", "ViT-B/16")].kind == "untestable"  # the paper's I1k ViT
