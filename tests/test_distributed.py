@@ -35,8 +35,9 @@ TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--mo
 
 
 def _run(command: list[str], env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}  # as a user launches it
     done = subprocess.run(command, check=False, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+                          env={**inherited, **(env or {})})
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
     return done
 
