@@ -76,7 +76,7 @@ class Outcome:
 def tier_rows(tier: str) -> list[CheckpointSpec]:
     """The released rows a tier reads, as `measure.tiers.models.resolve` picks them: eval the ImageNet
     fine-tunes; finetune the pre-trained rows; probe, per pre-trained model, the twin that keeps the
-    paper's pre-logits layer where one is public. Twins (``twin_of``) come only through that choice."""
+    paper's pre-logits layer where one is public; analysis the pre-trained ImageNet-21k ViTs and hybrids. Twins (``twin_of``) come only through that choice."""
     from measure.tiers.models import Model, resolve
 
     primary = [spec for spec in registry().values() if spec.released and not spec.twin_of]
@@ -87,6 +87,10 @@ def tier_rows(tier: str) -> list[CheckpointSpec]:
         return pretrained
     if tier == "probe":
         chosen = (resolve(Model(spec.paper_model, spec.pretraining), pre_logits=True) for spec in pretrained)
+        return list({spec.key: spec for spec in chosen}.values())
+    if tier == "analysis":  # Figure 7 / App. D.7: the ImageNet-21k ViTs and hybrids, read as published
+        chosen = (resolve(Model(spec.paper_model, spec.pretraining)) for spec in pretrained
+                  if spec.pretraining == "imagenet21k" and "ViT" in spec.paper_model)
         return list({spec.key: spec for spec in chosen}.values())
     raise ValueError(f"unknown tier {tier!r}; known: {TIERS}")
 

@@ -9,6 +9,7 @@ and never extrapolated. Pure arithmetic: no torch, nothing measured.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -28,7 +29,7 @@ def accuracy_at_compute(points: Sequence[tuple[float, float]], compute: float) -
     if not front or not front[0][0] <= compute <= front[-1][0]:
         span = f"{front[0][0]:g}–{front[-1][0]:g}" if front else "nothing"
         raise ValueError(f"compute {compute:g} lies outside the frontier's range ({span}): no extrapolation")
-    for (c0, a0), (c1, a1) in zip(front, front[1:]):
+    for (c0, a0), (c1, a1) in itertools.pairwise(front):
         if c0 <= compute <= c1:
             t = math.log(compute / c0) / math.log(c1 / c0)
             return a0 + t * (a1 - a0)

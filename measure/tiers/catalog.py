@@ -2,7 +2,7 @@
 
 Claim modules parametrize from these at collection time and `--claims-tier` is validated against
 them, so this module imports nothing heavy. What a tier *does* lives in its own module
-(`measure/tiers/eval.py`, `probe.py`, `finetune.py`); a new kind of evidence adds a scope here and a
+(`measure/tiers/eval.py`, `probe.py`, `finetune.py`, `analysis.py`); a new kind of evidence adds a scope here and a
 tier class there (docs/CONTRIBUTING.md walks through one).
 """
 
@@ -19,6 +19,7 @@ class TierScope:
     datasets: tuple[str, ...]
     methods: tuple[str, ...] = ()
     summary: str = ""
+    needs_gpu: bool = True  # False: a CPU runs it in minutes, so a not-run check does not ask for a GPU
 
 
 EVAL = TierScope(
@@ -36,6 +37,13 @@ FINETUNE = TierScope(
 # orderings are read off the authors' own fine-tunes (eval tier).
 FINETUNE_IMAGENET: tuple[str, ...] = ("imagenet", "imagenet_real")
 
-SCOPES: dict[str, TierScope] = {scope.name: scope for scope in (EVAL, PROBE, FINETUNE)}
+ANALYSIS = TierScope(
+    "analysis", ("weights", "imagenet"),
+    ("posemb_distance", "posemb_row_column", "attention_depth", "attention_lowest_layer", "attention_early"),
+    summary="what §4.5 / Figure 7 / App. D.7 say about trained weights: position-embedding similarity (weights "
+            "only) and mean attention distance per layer and head (128 ImageNet val images)",
+    needs_gpu=False)
+
+SCOPES: dict[str, TierScope] = {scope.name: scope for scope in (EVAL, PROBE, FINETUNE, ANALYSIS)}
 TIER_NAMES: tuple[str, ...] = tuple(SCOPES)
-DEFAULT_TIERS: tuple[str, ...] = ("eval", "probe")
+DEFAULT_TIERS: tuple[str, ...] = ("eval", "probe", "analysis")  # analysis: cheap (weights, 128 images)

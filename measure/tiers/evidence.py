@@ -95,6 +95,8 @@ class Evidence:
                 params = {"method": method or "fewshot", "representation": side.representation}
             elif tier == "eval" and pipeline:
                 params = {"pipeline": pipeline}
+            elif tier == "analysis":
+                params = {"method": method}
             try:
                 results.append(self.runner.measure(tier, spec, dataset, **params))
             except Unreleased as unreleased:  # the loader knows a row has no public weights
@@ -108,7 +110,9 @@ class Evidence:
                 problems.append(str(missing))
                 needs.append(missing.need)
         if problems:
-            if self.runner.device.type != "cuda":
+            handler = getattr(self.runner, "available", {}).get(tier)
+            needs_gpu = getattr(getattr(handler, "scope", None), "needs_gpu", True)
+            if needs_gpu and self.runner.device.type != "cuda":
                 problems.append(GPU_HINT)  # not required: a CPU with the data and cache can run it
                 needs.append(GPU_HINT)
             return Unavailable.not_run("; ".join(dict.fromkeys(problems)), needs)

@@ -48,7 +48,7 @@ class Summary:
                              f"{self.std!r}, n={self.n!r}")
 
     @classmethod
-    def of(cls, value: Summary | float | int) -> Summary:
+    def of(cls, value: Summary | float) -> Summary:
         return value if isinstance(value, Summary) else cls(float(value))
 
     @property

@@ -1,0 +1,47 @@
+"""Figure 7 (center), §4.5: the learned position embeddings encode distance, with row-column structure.
+
+"Figure 7 (center) shows that the model learns to encode distance within the image in the similarity of position
+embeddings, i.e. closer patches tend to have more similar position embeddings. Further, the row-column structure
+appears; patches in the same row/column have similar embeddings."
+
+Read on the weights of every public ImageNet-21k ViT and the public hybrid (analysis tier, no images): per patch,
+(1) −Spearman's rho between the cosine similarity of its embedding with each other patch's and the grid distance
+(> 0: similarity falls with distance), (2) how much more similar its same-row/column patches are than other
+patches at the same distance. Each check: the mean over patches above 0, paired bootstrap interval.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from claims.analysis import MODELS, details, measured, plan, zeros_like
+from claims.cases import slug
+from measure.tiers.models import Model
+
+pytestmark = pytest.mark.claim("fig7-position-embeddings")
+
+
+@pytest.mark.parametrize("model", MODELS, ids=[slug(m) for m in MODELS])
+def test_closer_patches_have_more_similar_position_embeddings(claim_check, evidence, model):
+    subject = Model(model, "imagenet21k")
+    planned = plan("posemb_distance", f"{subject.label}: −rho(similarity, distance) per patch",
+                   "0 (similarity unrelated to distance)",
+                   f"{subject.label}: the cosine similarity of position embeddings falls with grid distance (mean over "
+                   f"patches of −Spearman rho above 0)")
+    (result,) = measured(claim_check, evidence, [subject], "posemb_distance", planned)
+    claim_check.ordering_scores(result.scores, zeros_like(result), metric="mean", tier=result.label,
+                                a_label=planned.a_label, b_label=planned.b_label,
+                                details=details(result, figure=result.metadata["figure"]))
+
+
+@pytest.mark.parametrize("model", MODELS, ids=[slug(m) for m in MODELS])
+def test_same_row_or_column_patches_have_more_similar_position_embeddings(claim_check, evidence, model):
+    subject = Model(model, "imagenet21k")
+    planned = plan("posemb_row_column", f"{subject.label}: same row/column minus other pairs at equal distance",
+                   "0 (no row-column structure)",
+                   f"{subject.label}: patches in the same row or column have more similar position embeddings than "
+                   f"other patches at the same distance (mean over patches above 0)")
+    (result,) = measured(claim_check, evidence, [subject], "posemb_row_column", planned)
+    claim_check.ordering_scores(result.scores, zeros_like(result), metric="mean", tier=result.label,
+                                a_label=planned.a_label, b_label=planned.b_label,
+                                details=details(result, figure=result.metadata["figure"]))

@@ -1,0 +1,145 @@
+"""The analysis tier: what §4.5 / Figure 7 / App. D.7 say about trained weights, read off the weights.
+
+Each method hands back per-unit scores (higher: more as the paper says) for a claim to judge with an interval:
+
+* ``posemb_distance`` (dataset ``weights``: no images) — per patch, −Spearman's rho between the cosine
+  similarity of its position embedding with every other patch's and the grid distance (`measure.analysis.posemb`);
+* ``posemb_row_column`` (``weights``) — per patch, how much more similar same-row/column patches are than
+  other patches at the same distance;
+* ``attention_depth`` (``imagenet``) — per image, Spearman's rho between layer and head-averaged mean attention
+  distance (App. D.7's definition, `measure.analysis.attention`);
+* ``attention_lowest_layer`` (``imagenet``) — per image, the mean attention distance of the first layer's most
+  global head, in pixels (the references it is read against are in the metadata);
+* ``attention_early`` (``imagenet``) — per image, the mean attention distance over the first quarter of the layers.
+
+The attention methods read the first `IMAGES` ImageNet validation images (the paper: "128 example images", not
+named) through the vit_jax evaluation pipeline at the checkpoint's resolution; the per-image, per-layer,
+per-head distances are cached (one entry per checkpoint and image set) and every attention method reads them.
+Needs no GPU: a CPU does ViT-H/14 on 128 images in minutes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from measure.tiers.catalog import ANALYSIS
+from measure.tiers.results import TierResult
+
+IMAGES = 128  # App. D.7: "Attention distance was computed for 128 example images"
+WEIGHTS_METHODS = ("posemb_distance", "posemb_row_column")
+
+
+class AnalysisTier:
+    scope = ANALYSIS
+
+    def memo_key(self, spec: Any, dataset: str, method: str) -> tuple:
+        return (spec.key, dataset, method)
+
+    def measure(self, runner: Any, spec: Any, dataset: str, method: str) -> TierResult:
+        wanted = "weights" if method in WEIGHTS_METHODS else "imagenet"
+        if dataset != wanted:
+            raise ValueError(f"analysis method {method} reads {wanted!r}, not {dataset!r}")
+        if method in WEIGHTS_METHODS:
+            return self._position_embeddings(runner, spec, method)
+        return self._attention(runner, spec, method)
+
+    # -- position embeddings (Figure 7, center) --------------------------------------------------
+
+    def _position_embeddings(self, runner: Any, spec: Any, method: str) -> TierResult:
+        from measure.analysis import posemb
+        from measure.tiers.provenance import checkpoint_provenance
+
+        loaded, _ = runner.resources(spec, 0, [])
+        grid = posemb.grid_embeddings(loaded.model)
+        rows, cols = grid.shape[:2]
+        similarity = posemb.cosine_similarity(grid)
+        if method == "posemb_distance":
+            per_patch = -posemb.distance_falloff(similarity, rows, cols)
+            what = "−Spearman rho between cosine similarity and grid distance, per patch"
+        else:
+            per_patch = posemb.row_column_excess(similarity, rows, cols)
+            what = ("same-row/column similarity minus off-axis similarity interpolated at the same distance, mean "
+                    "per patch (patches without a bracketed partner left out)")
+        kept = np.isfinite(per_patch)
+        examples = {"dataset": "weights", "split": "position embeddings", "n": int(kept.sum()),
+                    "fingerprint": f"{spec.key}:{rows}x{cols}"}
+        provenance = checkpoint_provenance(loaded)
+        label = "analysis: position embeddings (weights only)"
+        metadata = {"tier": "analysis", "tier_label": label, "method": method, "statistic": what,
+                    "grid": [rows, cols], "dim": int(grid.shape[-1]), "examples": examples, "checkpoint": provenance,
+                    "figure": {"kind": "heatmaps", "title": f"{spec.paper_model}: cosine similarity of position "
+                                                            f"embeddings (sample of query patches)",
+                               "vmin": -1.0, "vmax": 1.0, **posemb.similarity_maps(similarity, rows, cols)}}
+        return TierResult(tier="analysis", label=label, dataset="weights", checkpoint=spec.key, correct=None,
+                          scores=per_patch[kept], examples=examples, provenance=provenance["provenance"],
+                          method=method, metadata=metadata)
+
+    # -- attention distance (Figure 7, right; App. D.7) ------------------------------------------
+
+    def _attention(self, runner: Any, spec: Any, method: str) -> TierResult:
+        from torch.utils.data import Subset
+
+        from measure.analysis import attention
+        from measure.data.fingerprint import dataset_fingerprint
+        from measure.data.pipelines import VIT_JAX
+        from measure.tiers.provenance import checkpoint_provenance
+
+        loaded, opened = runner.resources(spec, 0, [("imagenet", "val")], pipeline=VIT_JAX, resolution=spec.resolution)
+        data = opened[("imagenet", "val")]
+        images = Subset(data, range(min(IMAGES, len(data))))
+        fingerprint = dataset_fingerprint(images)
+        distances = self.distances(runner, loaded, images, fingerprint, spec.resolution)
+        rows, cols, pixels = attention.grid_of(loaded.model, spec.resolution)
+        references = {"uniform": attention.uniform_distance(rows, cols, pixels),
+                      "nearer_half": attention.nearer_half_distance(rows, cols, pixels)}
+        early = attention.early_layers(distances.shape[1])
+        statistic = {
+            "attention_depth": (attention.depth_trend,
+                                "Spearman rho between layer and head-averaged mean attention distance, per image"),
+            "attention_lowest_layer": (attention.lowest_layer_widest,
+                                       "mean attention distance (px) of the first layer's most global head, per image"),
+            "attention_early": (attention.early_mean,
+                                f"mean attention distance (px) over every head of the first {early} layer(s), per image"),
+        }[method]
+        examples = {"dataset": "imagenet", "split": "val", "n": len(images), "fingerprint": fingerprint}
+        provenance = checkpoint_provenance(loaded)
+        preprocessing = VIT_JAX.describe(loaded.data_config, spec.resolution)
+        label = f"analysis: attention distance (App. D.7) on {len(images)} ImageNet val images"
+        metadata = {"tier": "analysis", "tier_label": label, "method": method, "statistic": statistic[1],
+                    "grid": [rows, cols], "pixels_per_patch": pixels, "layers": int(distances.shape[1]),
+                    "heads": int(distances.shape[2]), "references_px": references, "examples": examples,
+                    "checkpoint": provenance, "pipeline": preprocessing,
+                    "per_layer_mean_px": [round(float(v), 2) for v in distances.mean(axis=(0, 2))],
+                    "figure_series": attention.per_head_figure(distances, spec.paper_model)}
+        return TierResult(tier="analysis", label=label, dataset="imagenet", checkpoint=spec.key, correct=None,
+                          scores=statistic[0](distances), examples=examples, provenance=provenance["provenance"],
+                          method=method, metadata=metadata, pipeline=preprocessing)
+
+    @staticmethod
+    def distances(runner: Any, loaded: Any, images: Any, fingerprint: str, resolution: int) -> np.ndarray:
+        """(images, layers, heads) mean attention distances, computed once per checkpoint and image set."""
+        import torch
+
+        from measure.analysis import attention
+        from measure.data.pipelines import VIT_JAX
+        from measure.run.cache import code_version
+
+        vit = loaded.model
+        layers, heads = len(vit.blocks), int(vit.blocks[0].attn.num_heads)
+
+        class Probe(torch.nn.Module):
+            """The model's attention distances as its output, so the batched, cached inference runs it."""
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.vit = vit
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return torch.from_numpy(attention.attention_distances(self.vit, x, resolution)).flatten(1)
+
+        recipe = {"tier": "analysis", "output": "attention_distance", "code": code_version(attention)}
+        inference = runner.infer(loaded, images, "imagenet", "val", recipe, lambda d: {"distance": d}, fingerprint,
+                                 preprocessing=VIT_JAX.describe(loaded.data_config, resolution), model=Probe())
+        return np.asarray(inference.arrays["distance"], dtype=np.float64).reshape(-1, layers, heads)
