@@ -250,6 +250,11 @@ def train(net: nn.Module, dataset: Dataset, recipe: FinetuneRecipe, *, base_lr: 
                                                 no_sync=getattr(model, "no_sync", None))
                     break
                 except torch.cuda.OutOfMemoryError:
+                    if world.distributed:  # the other ranks already wait in DDP's all-reduce: fail, never hang
+                        raise Missing(f"{desc}: out of GPU memory on {device} (rank {world.rank}) at micro-batch "
+                                      f"{micro} in the middle of a step; one process cannot shrink it alone under "
+                                      f"torchrun — restart the launch (it resumes from the saved state) with "
+                                      f"fewer other jobs on the GPU") from None
                     if micro == 1:
                         raise Missing(f"{desc}: out of GPU memory on {device} even at micro-batch 1; "
                                       "run on a GPU with more memory") from None
