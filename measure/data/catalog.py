@@ -21,9 +21,10 @@ IMAGENET_NEED = ("ILSVRC-2012 validation images (ImageNet and ReaL): pass --clai
 IMAGENET_TRAIN_NEED = ("ILSVRC-2012 training images (ImageNet fine-tuning): pass --claims-imagenet DIR, a folder "
                        "holding train/<wnid>/*.JPEG (1,281,167 images in 1,000 class folders) beside val/")
 REAL_SCORED_IMAGES = 46_837  # images with a non-empty ReaL label list (Beyer et al. 2020)
+IMAGENET_SIZES = {"val": 50_000, "train": 1_281_167}  # ILSVRC-2012 (tests may swap the spec's sizes, never these)
 
-__all__ = ["DATASETS", "DATA_OPTION", "IMAGENET_NEED", "IMAGENET_OPTION", "IMAGENET_TRAIN_NEED", "REAL_SCORED_IMAGES",
-           "DatasetSpec", "dataset_spec", "held_out_fraction", "is_complete"]
+__all__ = ["DATASETS", "DATA_OPTION", "IMAGENET_NEED", "IMAGENET_OPTION", "IMAGENET_SIZES", "IMAGENET_TRAIN_NEED",
+           "REAL_SCORED_IMAGES", "DatasetSpec", "dataset_spec", "held_out_fraction", "is_complete"]
 
 
 def _development_split(row: str) -> float:
@@ -74,7 +75,7 @@ DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
                 "train = trnid + valid of setid.mat (BiT/VTAB 'trainval' convention, 2,040 images); the paper "
                 "does not print its split, and the authors' later big_vision configs train on trnid alone"),
     DatasetSpec("imagenet", "ImageNet", "measure.data.imagenet:ImageNetVal", "val", IMAGENET_OPTION,
-                {"val": ("val",), "train": ("train",)}, {"val": 50_000, "train": 1_281_167}, 1000,
+                {"val": ("val",), "train": ("train",)}, dict(IMAGENET_SIZES), 1000,
                 _development_split("ImageNet"),
                 "val/ for evaluation; train/ (ILSVRC-2012 training images) only for fine-tuning, whose lr sweep holds "
                 "out 1 % of it (App. B.1.1); each split is the folder of its name under --claims-imagenet"),
