@@ -6,4 +6,5 @@ this file only adds what is specific to this paper's suite.
 
 from __future__ import annotations
 
-pytest_plugins = ["fixtures.environment", "fixtures.options", "fixtures.measurement", "fixtures.studies"]
+pytest_plugins = ["fixtures.environment", "fixtures.options", "fixtures.measurement", "fixtures.studies",
+                  "fixtures.reproducibility"]

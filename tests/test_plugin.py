@@ -213,7 +213,7 @@ def claims(doc: dict) -> dict[str, dict]:
 
 def html_rows(html: str, check_id: str) -> list[str]:
     cell = f"<code>{escape(check_id)}</code>"
-    return [row for row in re.findall(r"<tr>.*?</tr>", html, flags=re.DOTALL) if cell in row]
+    return [row for row in re.findall(r"<tr[ >].*?</tr>", html, flags=re.DOTALL) if cell in row]
 
 
 def test_contradicting_measurement_is_refuted_in_json_html_and_exit_status(project):

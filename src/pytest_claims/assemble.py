@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .catalog import Catalog
+from .config import Families
 from .records import ERROR, INCONCLUSIVE, NOT_RUN, UNTESTABLE, VERDICTS, VERIFIED, CheckRecord, ClaimRecord
 
 FORMAT = "pytest-claims/1"
@@ -40,14 +41,17 @@ def complete_records(records: Mapping[str, CheckRecord], collected: Iterable[Map
 
 
 def build_claims(catalog: Catalog | None, records: Iterable[CheckRecord],
-                 order: Mapping[str, int] | None = None, caveat: str | None = None) -> list[ClaimRecord]:
+                 order: Mapping[str, int] | None = None, caveat: str | None = None,
+                 families: Families = ()) -> list[ClaimRecord]:
     """Every catalog claim (in catalog order) with its checks (in collection order) and verdict.
 
     ``caveat`` says why the checks received may be incomplete in a way no record shows (collection
     errors, a collection never reported): it turns every claim that would be verified or untestable
     into inconclusive, so no claim is verified — nor called untestable, i.e. never checkable with
-    public material — from what may be a subset of its checks.
+    public material — from what may be a subset of its checks. ``families``: ``[tool.claims.families]``;
+    each claim then also carries its verdict per family of evidence (``pytest_claims.families``).
     """
+    from .families import family_verdicts
     from .rules import aggregate_claim
 
     order = order or {}
@@ -68,11 +72,13 @@ def build_claims(catalog: Catalog | None, records: Iterable[CheckRecord],
                 verdict, reason = INCONCLUSIVE, f"{reason}, but {caveat}"
         else:
             verdict, reason = NOT_RUN, NO_CHECK_COLLECTED
+        by_family = family_verdicts(checks, families)
         if isinstance(entry, str):
-            claims.append(ClaimRecord(cid, cid, "(claim id not in the catalog)", "", verdict, reason, tuple(checks)))
+            claims.append(ClaimRecord(cid, cid, "(claim id not in the catalog)", "", verdict, reason, tuple(checks),
+                                      families=by_family))
         else:
             claims.append(ClaimRecord(entry.id, entry.title, entry.statement, entry.source, verdict, reason,
-                                      tuple(checks), entry.alternates, entry.notes))
+                                      tuple(checks), entry.alternates, entry.notes, by_family))
     return claims
 
 
@@ -110,9 +116,9 @@ def run_block(records: Iterable[CheckRecord], caveat: str | None = None,
 def build_document(catalog: Catalog | None, records: Iterable[CheckRecord], environment: Mapping[str, Any],
                    order: Mapping[str, int] | None = None, caveat: str | None = None,
                    selection: Mapping[str, Any] | None = None, configuration: Mapping[str, Any] | None = None,
-                   durations: Mapping[str, float] | None = None) -> dict[str, Any]:
+                   durations: Mapping[str, float] | None = None, families: Families = ()) -> dict[str, Any]:
     records = list(records)
-    claims = build_claims(catalog, records, order, caveat)
+    claims = build_claims(catalog, records, order, caveat, families)
     ordered = [c for claim in claims for c in claim.checks]
     return {
         "format": FORMAT,

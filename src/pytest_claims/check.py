@@ -228,11 +228,9 @@ class ClaimCheck:
         if margin is not None:
             outcome.rule["margin_name"] = margin
         rule = outcome.rule
-        measured = Measurement(
-            value=rule["diff"], low=rule["low"], high=rule["high"],
-            method=f"{a_label} − {b_label}, {rule['method']}",
-            extra={"a": {"label": a_label, **a.to_json()}, "b": {"label": b_label, **b.to_json()}},
-        )
+        measured = Measurement(value=rule["diff"], low=rule["low"], high=rule["high"], method=rule["method"],
+                               extra={"a": {"label": a_label, "printed": a.describe()},
+                                      "b": {"label": b_label, "printed": b.describe()}})
         verdict, reason = _limit(outcome, cannot_refute, cannot_verify)
         return self._finish("ordering", verdict, reason, tier, measured=measured, rule=rule, details=details,
                             plan=plan)

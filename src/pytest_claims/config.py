@@ -16,7 +16,11 @@ from typing import Any
 DEFAULT_ALPHA = 0.05
 DEFAULT_REPORT_DIR = "reports"
 TOLERANCE_PARTS = ("abs", "rel", "sigmas")
-KNOWN_KEYS = ("catalog", "report_dir", "alpha", "tolerances", "margins", "packages")
+KNOWN_KEYS = ("catalog", "report_dir", "alpha", "tolerances", "margins", "packages", "families")
+# A check's family: the first [tool.claims.families] entry one of whose patterns matches its tier (or, for a
+# check that was not decided, its plan's tier); checks no pattern matches are in this one.
+OTHER_FAMILY = "other"
+Families = tuple[tuple[str, tuple[str, ...]], ...]
 
 
 class ClaimsConfigError(LookupError):
@@ -36,6 +40,7 @@ class ClaimsConfig:
     margins: Mapping[str, float]
     packages: tuple[str, ...] = ()
     project_dependencies: tuple[str, ...] = ()
+    families: Families = ()
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -63,6 +68,23 @@ class ClaimsConfig:
 def _unknown(what: str, name: str, known: Mapping, where: str) -> str:
     names = ", ".join(sorted(known)) or "(none)"
     return f"unknown {what} {name!r}; {where} defines: {names}. Use one of those or add {name!r} there."
+
+
+def parse_families(table: Any, where: str = "[tool.claims.families]") -> Families:
+    """``{name: [shell-style patterns of tier text]}`` in the order written (see OTHER_FAMILY)."""
+    if not isinstance(table, Mapping):
+        raise ClaimsConfigError(f"families in {where} must be a table of name = [patterns], got {table!r}")
+    out = []
+    for name, patterns in table.items():
+        if isinstance(patterns, str) or not isinstance(patterns, list) or not patterns or not all(
+                isinstance(p, str) and p.strip() for p in patterns):
+            raise ClaimsConfigError(f"family {name!r} in {where} must be a non-empty list of tier patterns "
+                                    f"(e.g. [\"eval*\"]), got {patterns!r}")
+        if name == OTHER_FAMILY:
+            raise ClaimsConfigError(f"family name {OTHER_FAMILY!r} in {where} is reserved for checks no pattern "
+                                    f"matches; choose another name")
+        out.append((str(name), tuple(patterns)))
+    return tuple(out)
 
 
 def _number(value: Any, what: str, where: str) -> float:
@@ -133,5 +155,6 @@ def load_config(rootdir: Path, pyproject: Path | None = None) -> ClaimsConfig:
         margins=margins,
         packages=tuple(packages),
         project_dependencies=_dependency_names(data.get("project", {})),
+        families=parse_families(table.get("families", {}), f"[tool.claims.families] in {path or 'pyproject.toml'}"),
         settings=dict(table),
     )

@@ -23,6 +23,7 @@ from .junit import junit_user_properties
 from .keys import COLLECTED_KEY, WORKEROUTPUT_KEY
 from .outcomes import report_text
 from .records import LABELS, CheckRecord
+from .sections import SectionError, collect_sections
 from .text import change_lines, partial_headline
 
 LIST_AT_MOST = 20  # unexecuted checks named in the terminal; the report lists them all
@@ -181,7 +182,13 @@ class Controller:
         environment = collect_environment(self.config, self.settings, len(self.workers), extra)
         configuration = collect_configuration(self.config.hook.pytest_claims_configuration(config=self.config))
         self.document = build_document(catalog, records, environment, self.order, caveat, self._selection(),
-                                       configuration, self.durations)
+                                       configuration, self.durations, self.settings.families)
+        try:
+            self.document["sections"] = collect_sections(self.config.hook.pytest_claims_sections(
+                config=self.config, document=self.document))
+        except SectionError as exc:  # the verdicts are still reported; the project's sections are not
+            self.document["sections"] = []
+            self.problem = f"report sections left out: {exc}"
         if self.config.getoption("claims_no_report"):
             return
         self._compare_with_history(session)

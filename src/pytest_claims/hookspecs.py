@@ -26,3 +26,13 @@ def pytest_claims_configuration(config: pytest.Config) -> dict:
     whose configuration is equal (same keys, same values), never across unlike setups. Values must be
     JSON-safe and must not change between two runs of the same setup (no times, no temporary paths).
     """
+
+
+@hookspec
+def pytest_claims_sections(config: pytest.Config, document: dict) -> list:
+    """Return sections for the report (``pytest_claims.sections``): questions answered from this run's
+    evidence, each with links to claims and checks of ``document`` (the assembled report, read-only).
+
+    Called once, on the controller, before the report is written; the sections of every implementation are
+    stored, in order, as ``document["sections"]`` and rendered after the summary.
+    """

@@ -20,6 +20,7 @@ from typing import Any
 
 from .assemble import FORMAT, build_document
 from .catalog import AppendixTable, Catalog, Claim
+from .families import families_of_settings
 from .records import ERROR, Alternate, CheckRecord, alternates_json
 from .rows import iter_checks
 
@@ -140,8 +141,10 @@ def merge_documents(shards: Sequence[Shard]) -> dict[str, Any]:
     selection = {"shards": [{"name": s.name, **((s.document.get("run") or {}).get("selection") or {})}
                             for s in shards]}
     configuration = (shards[0].document.get("run") or {}).get("configuration") or {}
-    document = build_document(_catalog(shards), records, _environment(shards), order, "; ".join(caveats) or None,
-                              selection, configuration, durations)
+    environment = _environment(shards)
+    document = build_document(_catalog(shards), records, environment, order, "; ".join(caveats) or None,
+                              selection, configuration, durations,
+                              families_of_settings(environment.get("claims_settings")))
     document["run"]["merged"] = {"shards": [s.name for s in shards], "conflicts": conflicts,
                                  "duplicates": duplicates}
     return document

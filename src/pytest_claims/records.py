@@ -320,6 +320,7 @@ class ClaimRecord:
     checks: tuple[CheckRecord, ...] = ()
     alternates: tuple[Alternate, ...] = ()
     notes: Mapping[str, Any] = field(default_factory=dict)
+    families: tuple[Mapping[str, Any], ...] = ()  # the verdict per family of evidence (pytest_claims.families)
 
     def counts(self) -> dict[str, int]:
         return {v: sum(c.verdict == v for c in self.checks) for v in VERDICTS}
@@ -335,6 +336,7 @@ class ClaimRecord:
             "verdict": self.verdict,
             "reason": self.reason,
             "counts": self.counts(),
+            "families": json_safe([dict(f) for f in self.families], "families"),
             "checks": [c.to_json() for c in self.checks],
         }
 
@@ -346,4 +348,5 @@ class ClaimRecord:
             alternates=tuple(Alternate.from_json(a) for a in alternates_json(d)),
             notes=dict(d.get("notes") or {}),
             checks=tuple(CheckRecord.from_json(c) for c in d.get("checks", ())),
+            families=tuple(dict(f) for f in d.get("families") or ()),  # absent in reports written before them
         )

@@ -86,7 +86,7 @@ def summary_ordering_rule(a: Summary, b: Summary, alpha: float, margin: float | 
     rule = {"rule": "printed_summaries_noninferiority" if one_sided else "printed_summaries_two_sided",
             "alpha": alpha, "margin": None if not one_sided else m, "diff": diff, "low": None, "high": None,
             "a": a.to_json(), "b": b.to_json(), "a_label": a_label, "b_label": b_label}
-    said = f"{a_label} {a.describe()} vs {b_label} {b.describe()}: difference {diff:+.4g}"
+    said = f"{a.describe()} vs {b.describe()}, difference {diff:+.4g}"
     variance = ((a.std ** 2 / a.n) + (b.std ** 2 / b.n)) if a.has_spread and b.has_spread else 0.0
     if variance > 0:
         se = math.sqrt(variance)
@@ -108,13 +108,13 @@ def summary_ordering_rule(a: Summary, b: Summary, alpha: float, margin: float | 
         return _outcome(INCONCLUSIVE, f"{said}, {interval} includes {threshold:+.4g}: the printed spread does not "
                                       f"decide whether {a_label} is {relation} {b_label}", rule)
     missing = [label for label, s in ((a_label, a), (b_label, b)) if not s.has_spread]
-    spread = (f"no ± printed for {' and '.join(missing)}, so compared as printed" if missing
-              else "both printed with ± 0, so compared as printed")
-    rule.update({"method": "as printed (no spread to judge with)", "as_printed": True})
+    spread = "no ± printed" if len(missing) == 2 else (f"no ± printed for {missing[0]}" if missing
+                                                       else "both printed with ± 0")
+    rule.update({"method": "printed means compared as printed (no spread to judge with)", "as_printed": True})
     threshold = 0.0 - m
     if abs(diff - threshold) <= EQUAL:
         tie = "equal as printed" if not one_sided else f"exactly at −margin ({threshold:+.4g}) as printed"
-        return _outcome(INCONCLUSIVE, f"{said} ({spread}): {tie}, which shows neither that {a_label} is {relation} "
+        return _outcome(INCONCLUSIVE, f"{said} ({spread}): {tie}, which shows neither {a_label} {relation} "
                                       f"{b_label} nor the opposite", rule)
     if diff > threshold:
         return _outcome(VERIFIED, f"{said} ({spread}): {a_label} {relation} {b_label}", rule)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from ..files import write_atomic
 from ..records import LABELS, VERDICTS, alternates_json
 from ..text import change_counts, compared_with, describe_plan, partial_headline
 from .groups import group_checks, number_needs
-from .plots import claim_svg, trend_svg
+from .plots import claim_svg, figure_svg, trend_svg
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 SET_ASIDE = ("untestable", "not_run")  # listed in groups (by needs, else reason), not in the checks table
@@ -55,6 +56,21 @@ def group_by_need(checks: list[tuple[str, Mapping[str, Any]]]) -> list[dict[str,
     return sorted(rows.values(), key=lambda row: -len(row["checks"]))
 
 
+def anchor(nodeid: str) -> str:
+    """The HTML id of a check's row, from its node id (sections and other links point at it)."""
+    return "check-" + re.sub(r"[^A-Za-z0-9_-]+", "-", nodeid).strip("-")
+
+
+def check_figures(checks: list[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], Markup]]:
+    """(check, SVG) for every decided check that carries a figure of its evidence (``details["figure"]``)."""
+    out = []
+    for check in checks:
+        svg = figure_svg((check.get("details") or {}).get("figure"))
+        if svg:
+            out.append((check, Markup(svg)))  # matplotlib escapes every text it writes into the SVG
+    return out
+
+
 def history_context(history: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The report's first section: what changed since the last comparable complete run."""
     if not history:
@@ -84,10 +100,13 @@ def build_context(document: Mapping[str, Any]) -> dict[str, Any]:
         checks = claim["checks"]
         svg, trend = claim_svg(claim), trend_svg(checks, trends)
         groups = {v: group_checks([c for c in checks if c["verdict"] == v]) for v in SET_ASIDE}
+        decided = [c for c in checks if c["verdict"] not in SET_ASIDE]
         claims.append({
             "claim": claim,
             "alternates": alternates_json(claim),  # also from a report written before they existed
-            "decided": [c for c in checks if c["verdict"] not in SET_ASIDE],
+            "families": list(claim.get("families") or ()),  # likewise
+            "decided": decided,
+            "figures": check_figures(decided),
             "needs": {v: number_needs(groups[v]) for v in SET_ASIDE},
             # checks waiting on needs, without a paper table of their own: one row each, needs by number
             "waiting": {v: [(c, g["need_numbers"]) for g in groups[v] if g["needs"] and not g["grids"]
@@ -110,6 +129,8 @@ def build_context(document: Mapping[str, Any]) -> dict[str, Any]:
         "summary": document["summary"],
         "claims": claims,
         "missing": group_by_need(not_run),
+        "sections": list(document.get("sections") or ()),
+        "nodeids": {c["nodeid"] for claim in document["claims"] for c in claim["checks"]},
         "n_not_run": len(not_run),
         "env": env,
         "env_json": {k: json.dumps(v, indent=1, ensure_ascii=False) for k, v in env.items()
@@ -132,6 +153,7 @@ def _environment() -> jinja2.Environment:
     env.filters["signed"] = fmt_signed
     env.filters["label"] = lambda v: LABELS.get(v, v)
     env.filters["plan"] = lambda check: describe_plan(check.get("plan"))  # absent in older reports
+    env.filters["anchor"] = anchor
     return env
 
 

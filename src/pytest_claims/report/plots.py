@@ -4,7 +4,8 @@ Value checks are drawn as a forest plot of the measured value relative to the pa
 claim mix units — layers, widths, parameter counts — so a shared absolute axis would hide them):
 the accepted band of the tolerance, the paper's ± and the measured interval, all in % of the
 paper's value. Orderings are drawn as the A − B difference with its interval against 0 (and
-−margin for "better or comparable").
+−margin for "better or comparable"); an ordering without an interval (printed numbers compared as printed) is
+left to the checks table.
 
 The SVG must be byte-identical when re-rendered from the same JSON, hence the fixed hash salt and
 no date in the metadata. Only ``matplotlib.figure.Figure`` is used (no pyplot, no GUI backend).
@@ -51,8 +52,10 @@ def _value_rows(checks: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 
 
 def _ordering_rows(checks: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    # An ordering without an interval (two printed numbers compared as printed) is a sign, not an estimate:
+    # its row in the checks table says all there is, and a dot per check would only lengthen the figure.
     return [c for c in checks if c["kind"] in ("ordering", "ordering_scores") and c.get("measured")
-            and c["measured"]["value"] is not None]
+            and c["measured"]["value"] is not None and c["measured"].get("low") is not None]
 
 
 def _pct(x: float | None, paper: float) -> float | None:
@@ -221,3 +224,57 @@ def _draw_trend(ax, check: Mapping[str, Any], points: Sequence[Mapping[str, Any]
     ax.set_xlim(-0.5, len(xs) - 0.5)
     ax.set_title(_short(check["id"], 48), loc="left", fontsize=8)
     ax.grid(axis="y", color="#eaeef2", lw=0.6)
+
+
+FIGURE_KINDS = ("scatter", "heatmaps")
+
+
+def figure_svg(spec: Mapping[str, Any]) -> str | None:
+    """A check's own figure (``details["figure"]``) as an ``<svg>``, or None when it is not one the plugin
+    draws. Two generic kinds, plain JSON: ``scatter`` — ``series`` of ``{label, x, y}`` points and optional
+    ``hlines`` of ``{y, label}``, with ``xlabel``/``ylabel``; ``heatmaps`` — ``maps`` of ``{label, z}`` (2-D
+    lists) laid out ``rows`` x ``cols``, on one colour scale ``vmin``..``vmax``. Both take a ``title``."""
+    if not isinstance(spec, Mapping) or spec.get("kind") not in FIGURE_KINDS:
+        return None
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context({**_RC, "font.size": 8}):
+        if spec["kind"] == "scatter":
+            fig = Figure(figsize=(6.4, 3.2), layout="constrained")
+            ax = fig.subplots()
+            _draw_scatter(ax, spec)
+        else:
+            rows, cols = int(spec.get("rows") or 1), int(spec.get("cols") or len(spec.get("maps") or ()))
+            fig = Figure(figsize=(min(1.25 * cols, 7.5) + 0.6, min(1.25 * rows, 7.5) + 0.4), layout="constrained")
+            axes = fig.subplots(rows, cols, squeeze=False)
+            image = None
+            for ax, grid in zip(axes.ravel(), spec.get("maps") or ()):
+                image = ax.imshow(grid["z"], vmin=spec.get("vmin"), vmax=spec.get("vmax"), cmap="viridis",
+                                  interpolation="nearest")
+                ax.set_title(_short(str(grid.get("label", "")), 18), fontsize=6)
+                ax.set_xticks([])
+                ax.set_yticks([])
+            for ax in axes.ravel()[len(spec.get("maps") or ()):]:
+                fig.delaxes(ax)
+            if image is not None:
+                fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label=spec.get("colorbar", ""))
+        if spec.get("title"):
+            fig.suptitle(_short(str(spec["title"]), 90), fontsize=8)
+        return _svg(fig)
+
+
+def _draw_scatter(ax, spec: Mapping[str, Any]) -> None:
+    markers = "os^Dv"
+    for i, series in enumerate(spec.get("series") or ()):
+        ax.scatter(series["x"], series["y"], s=12, alpha=0.75, marker=markers[i % len(markers)],
+                   label=_short(str(series.get("label", "")), 30))
+    for line in spec.get("hlines") or ():
+        ax.axhline(line["y"], color="#8c959f", lw=0.8, ls="--")
+        ax.annotate(_short(str(line.get("label", "")), 30), xy=(1.0, line["y"]), xycoords=("axes fraction", "data"),
+                    fontsize=7, color="#57606a", ha="right", va="bottom")
+    ax.set_xlabel(spec.get("xlabel", ""))
+    ax.set_ylabel(spec.get("ylabel", ""))
+    ax.grid(color="#eaeef2", lw=0.6)
+    if spec.get("series"):
+        ax.legend(fontsize=7, frameon=False)
