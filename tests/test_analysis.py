@@ -134,7 +134,8 @@ def test_planted_structure_verifies_and_reversed_structure_refutes(trusted, cach
     for kind in ("planted", "reversed"):
         record = judged(claim, test, evidence_for(trusted, caches[kind]), *args)
         assert record.kind == "ordering_scores" and record.tier.startswith("analysis"), record
-        assert record.details["figure"]["kind"] in ("scatter", "heatmaps")
+        if "same_row" not in test.__name__:  # its model's similarity maps go with the distance check
+            assert record.details["figure"]["kind"] in ("scatter", "heatmaps")
         verdicts[kind] = record.verdict
     assert verdicts == {"planted": "verified", "reversed": "refuted"}
 
