@@ -9,6 +9,7 @@ would have checked and what to provide.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -57,3 +58,17 @@ def attention_figure(results: list[TierResult], title: str, lines: dict[str, flo
 
 def zeros_like(result: TierResult) -> np.ndarray:
     return np.zeros_like(np.asarray(result.scores, dtype=float))
+
+
+def check_model(claim_check: Any, evidence: Any, model: str, method: str, a_text: str, b_text: str,
+                description: str, *, reference: Callable[[TierResult], np.ndarray] | None = None,
+                figure: Callable[[TierResult], dict[str, Any] | None] | None = None) -> None:
+    """One model's per-unit scores of `method` ordered against `reference` (default 0) with the paired bootstrap:
+    "<model>: a_text" better than "b_text"; not run (with the plan) where the tier cannot measure it."""
+    subject = Model(model, "imagenet21k")
+    planned = plan(method, f"{subject.label}: {a_text}", b_text, f"{subject.label}: {description}")
+    (result,) = measured(claim_check, evidence, [subject], method, planned)
+    b = reference(result) if reference is not None else zeros_like(result)
+    claim_check.ordering_scores(result.scores, b, metric="mean", tier=result.label, a_label=planned.a_label,
+                                b_label=planned.b_label,
+                                details=details(result, figure=figure(result) if figure is not None else None))

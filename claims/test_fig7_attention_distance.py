@@ -20,41 +20,37 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from claims.analysis import MODELS, attention_figure, details, measured, plan, zeros_like
+from claims.analysis import MODELS, attention_figure, check_model, details, measured, plan
 from claims.cases import slug
 from measure.tiers.models import Model
 
 pytestmark = pytest.mark.claim("fig7-attention-distance")
 
 
+def _figure(result, lines: bool = False):
+    references = result.metadata["references_px"]
+    return attention_figure([result], f"{result.metadata['checkpoint'].get('paper_model')}: mean attention distance "
+                                      f"by head and layer",
+                            {"nearer half of the image": references["nearer_half"],
+                             "whole image (uniform)": references["uniform"]} if lines else None)
+
+
 @pytest.mark.parametrize("model", MODELS, ids=[slug(m) for m in MODELS])
 def test_attention_distance_grows_with_depth(claim_check, evidence, model):
-    subject = Model(model, "imagenet21k")
-    planned = plan("attention_depth", f"{subject.label}: rho(layer, mean attention distance) per image",
-                   "0 (no trend with depth)",
-                   f"{subject.label}: mean attention distance grows with depth (per image, Spearman rho between layer "
-                   f"and head-averaged distance; mean over images above 0)")
-    (result,) = measured(claim_check, evidence, [subject], "attention_depth", planned)
-    figure = attention_figure([result], f"{subject.label}: mean attention distance by head and layer")
-    claim_check.ordering_scores(result.scores, zeros_like(result), metric="mean", tier=result.label,
-                                a_label=planned.a_label, b_label=planned.b_label, details=details(result, figure=figure))
+    check_model(claim_check, evidence, model, "attention_depth", "rho(layer, mean attention distance) per image",
+                "0 (no trend with depth)",
+                "mean attention distance grows with depth (per image, Spearman rho between layer and head-averaged "
+                "distance; mean over images above 0)", figure=_figure)
 
 
 @pytest.mark.parametrize("model", MODELS, ids=[slug(m) for m in MODELS])
 def test_some_heads_attend_to_most_of_the_image_in_the_lowest_layer(claim_check, evidence, model):
-    subject = Model(model, "imagenet21k")
-    planned = plan("attention_lowest_layer", f"{subject.label}: first layer's most global head (px) per image",
-                   "a head attending evenly to the nearer half of the image (px)",
-                   f"{subject.label}: in the first layer some head attends to most of the image — farther than a head "
-                   f"spread evenly over the nearer half of the patches")
-    (result,) = measured(claim_check, evidence, [subject], "attention_lowest_layer", planned)
-    references = result.metadata["references_px"]
-    half = np.full(result.n, references["nearer_half"])
-    figure = attention_figure([result], f"{subject.label}: mean attention distance by head and layer",
-                              {"nearer half of the image": references["nearer_half"],
-                               "whole image (uniform)": references["uniform"]})
-    claim_check.ordering_scores(result.scores, half, metric="mean", tier=result.label, a_label=planned.a_label,
-                                b_label=planned.b_label, details=details(result, figure=figure))
+    check_model(claim_check, evidence, model, "attention_lowest_layer", "first layer's most global head (px) per image",
+                "a head attending evenly to the nearer half of the image (px)",
+                "in the first layer some head attends to most of the image — farther than a head spread evenly over "
+                "the nearer half of the patches",
+                reference=lambda result: np.full(result.n, result.metadata["references_px"]["nearer_half"]),
+                figure=lambda result: _figure(result, lines=True))
 
 
 HYBRID, VIT = Model("R50+ViT-B/16", "imagenet21k"), Model("ViT-B/16", "imagenet21k")

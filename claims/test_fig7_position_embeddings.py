@@ -14,34 +14,24 @@ from __future__ import annotations
 
 import pytest
 
-from claims.analysis import MODELS, details, measured, plan, zeros_like
+from claims.analysis import MODELS, check_model
 from claims.cases import slug
-from measure.tiers.models import Model
 
 pytestmark = pytest.mark.claim("fig7-position-embeddings")
 
 
 @pytest.mark.parametrize("model", MODELS, ids=[slug(m) for m in MODELS])
 def test_closer_patches_have_more_similar_position_embeddings(claim_check, evidence, model):
-    subject = Model(model, "imagenet21k")
-    planned = plan("posemb_distance", f"{subject.label}: −rho(similarity, distance) per patch",
-                   "0 (similarity unrelated to distance)",
-                   f"{subject.label}: the cosine similarity of position embeddings falls with grid distance (mean over "
-                   f"patches of −Spearman rho above 0)")
-    (result,) = measured(claim_check, evidence, [subject], "posemb_distance", planned)
-    claim_check.ordering_scores(result.scores, zeros_like(result), metric="mean", tier=result.label,
-                                a_label=planned.a_label, b_label=planned.b_label,
-                                details=details(result, figure=result.metadata["figure"]))
+    check_model(claim_check, evidence, model, "posemb_distance", "−rho(similarity, distance) per patch",
+                "0 (similarity unrelated to distance)",
+                "the cosine similarity of position embeddings falls with grid distance (mean over patches of "
+                "−Spearman rho above 0)", figure=lambda result: result.metadata["figure"])
 
 
 @pytest.mark.parametrize("model", MODELS, ids=[slug(m) for m in MODELS])
 def test_same_row_or_column_patches_have_more_similar_position_embeddings(claim_check, evidence, model):
-    subject = Model(model, "imagenet21k")
-    planned = plan("posemb_row_column", f"{subject.label}: same row/column minus other pairs at equal distance",
-                   "0 (no row-column structure)",
-                   f"{subject.label}: patches in the same row or column have more similar position embeddings than "
-                   f"other patches at the same distance (mean over patches above 0)")
-    (result,) = measured(claim_check, evidence, [subject], "posemb_row_column", planned)
     # the similarity maps are drawn once per model, with the distance check above
-    claim_check.ordering_scores(result.scores, zeros_like(result), metric="mean", tier=result.label,
-                                a_label=planned.a_label, b_label=planned.b_label, details=details(result))
+    check_model(claim_check, evidence, model, "posemb_row_column", "same row/column minus other pairs at equal distance",
+                "0 (no row-column structure)",
+                "patches in the same row or column have more similar position embeddings than other patches at the "
+                "same distance (mean over patches above 0)")
