@@ -229,3 +229,13 @@ def test_grid_embeddings_leave_out_prefix_tokens():
     assert grid.shape == (10, 10, 64) and grid.max() < 1000.0
     maps = posemb.similarity_maps(posemb.cosine_similarity(grid), 10, 10)
     assert len(maps["maps"]) == 25 and np.array(maps["maps"][0]["z"]).shape == (10, 10)
+
+
+def test_claims_fetch_names_the_rows_the_analysis_tier_reads():
+    from measure.models.fetch import tier_rows
+    from measure.tiers.models import resolve
+
+    keys = {spec.key for spec in tier_rows("analysis")}
+    for model in POSEMB.MODELS:
+        assert resolve(_model(model)).key in keys  # every model a Figure 7 check reads can be fetched
+    assert all(spec.pretraining == "imagenet21k" and not spec.finetuned_on for spec in tier_rows("analysis"))
