@@ -7,7 +7,7 @@ Each figure is one subprocess, timed by wall clock, its peak memory read from th
   claims plugin and the paper data, nothing of the measurement library;
 * ``collect``     — ``pytest --co -q claims/ -p no:xdist``: what every run and every xdist worker pays;
 * ``help``        — ``pytest --help``; and whether it (or ``collect``) imported torch;
-* ``main cold`` / ``main cached`` (with ``--main-job``) — the README's main job, ``pytest claims/ -n 2``,
+* ``main cold`` / ``main cached`` (with ``--main-job``) — the README's main job, ``pytest claims/ -n 2 --dist worksteal``,
   first with an empty ``--claims-cache``, then again on the cache it filled.
 
 Targets (docs/DESIGN.md): collect ≤ 1.5 × floor and ≤ 400 MB per process; help imports no torch;
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     figures["help"] = {**best_of(pytest_cmd + ["--help"], 1), "imports_torch": imports_torch(["--help"])}
     if args.main_job:
         with tempfile.TemporaryDirectory() as scratch:
-            job = pytest_cmd + ["claims/", "-n", "2", "-q", f"--claims-cache={scratch}/cache",
+            job = pytest_cmd + ["claims/", "-n", "2", "--dist", "worksteal", "-q", f"--claims-cache={scratch}/cache",
                                 f"--claims-report-dir={scratch}/reports"]
             start = time.perf_counter()
             figures["main_cold"] = measure(job)
