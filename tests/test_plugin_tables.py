@@ -19,6 +19,7 @@ from pytest_claims.assemble import build_document
 from pytest_claims.history import record_run
 from pytest_claims.records import CheckRecord, Measurement, PaperValue, Plan, Source
 from pytest_claims.report.groups import group_checks, shared_reason
+from pytest_claims.report.html import anchor
 
 pytest_plugins = ["pytester"]
 
@@ -117,5 +118,6 @@ def test_report_draws_one_grid_per_paper_table(tmp_path):
     body = grids[0][1]
     assert re.findall(r"<tr><th>(\w)</th>", body) == list("ABC")
     assert re.findall(r"<th>(\w)</th>", body.split("</thead>")[0]) == list("xyz")
-    assert re.search(r'title="n\[B-y\]"[^>]*>84</td>', body)  # (the cell also carries the check's anchor)
+    cell_b_y = next(c for c in checks if c["id"] == "n[B-y]")
+    assert f'<td id="{anchor(cell_b_y["nodeid"])}">84</td>' in body  # the cell is the check's anchor (links land)
     assert html.count("JFT-300M is private") == 1  # the cause once, not once per number

@@ -62,8 +62,12 @@ def describe_plan(plan: Mapping[str, Any] | None) -> str:
         what = "the paper's number"
         if plan.get("tolerance") is not None:
             what += " within " + describe_tolerance(plan["tolerance"], plan.get("tolerance_value"))
-    parts = [str(plan["description"])] if plan.get("description") else []
-    parts += [f"{_KIND_WORDS.get(kind, kind)}: {what}", f"tier: {plan.get('tier')}"]
+    description = str(plan.get("description") or "")
+    if description and kind in ("ordering", "ordering_scores") and what.split(" (margin")[0] in description:
+        # the description already says "A better (or comparable) than B": only the margin is added
+        what = what[len(what.split(" (margin")[0]):].strip(" ()") or ""
+    parts = [description] if description else []
+    parts += [f"{_KIND_WORDS.get(kind, kind)}{': ' + what if what else ''}", f"tier: {plan.get('tier')}"]
     return " · ".join(parts)
 
 

@@ -18,6 +18,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .svgmin import compact
+
 COLORS = {
     "verified": "#1a7f37",
     "refuted": "#cf222e",
@@ -167,7 +169,7 @@ def _svg(fig) -> str:
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, count=1, flags=re.DOTALL)
     svg = re.sub(r'="([^"]*)"', lambda m: '="' + _ROUND.sub(r"\1", m[1]) + '"', svg)  # attributes, never text
-    return re.sub(r"\s*\n\s*", "\n", re.sub(r" \n(?=[LMCQz])", " ", svg))
+    return compact(re.sub(r"\s*\n\s*", "\n", re.sub(r" \n(?=[LMCQz])", " ", svg)))
 
 
 _ROUND = re.compile(r"(\d\.\d)\d+")  # coordinates to 1/10 pt: finer than a screen shows at this size
