@@ -220,22 +220,38 @@ def _transformers_model(spec: CheckpointSpec, folder: Path, num_classes: int, *,
     return LoadedModel(model, _hf_data_config(folder, config), spec, revision, folder)
 
 
+# What a module over a transformers ViT returns, by the name of its class: the pooler output (the paper's
+# pre-logits layer), the classifier's logits, or the class token after the final LayerNorm (ViTModel applies
+# that norm to the whole sequence before the pooler reads token 0).
+HF_OUTPUTS: dict[str, Any] = {
+    "PreLogits": lambda out: out.pooler_output,
+    "Logits": lambda out: out.logits,
+    "ClassToken": lambda out: out.last_hidden_state[:, 0],
+}
+
+
 @functools.cache
-def pre_logits_class() -> type:
-    """The module that transformers rows load as (one class per process, so isinstance works)."""
+def hf_output_class(name: str) -> type:
+    """images -> one output of a transformers ViT model (`HF_OUTPUTS`); one class per name and process, so
+    isinstance tells which output a loaded model gives."""
     import torch
 
-    class PreLogits(torch.nn.Module):
-        """images -> the pooler output of a transformers ViTModel: the paper's pre-logits layer."""
+    read = HF_OUTPUTS[name]
 
-        def __init__(self, vit: Any) -> None:
-            super().__init__()
-            self.vit = vit
+    def forward(self: Any, pixel_values: torch.Tensor) -> torch.Tensor:
+        return read(self.vit(pixel_values=pixel_values))
 
-        def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-            return self.vit(pixel_values=pixel_values).pooler_output
+    def __init__(self: Any, vit: Any) -> None:
+        torch.nn.Module.__init__(self)
+        self.vit = vit
 
-    return PreLogits
+    doc = f"images -> {name} of a transformers ViT (measure.models.loaders.HF_OUTPUTS)"
+    return type(name, (torch.nn.Module,), {"__init__": __init__, "forward": forward, "__doc__": doc})
+
+
+def pre_logits_class() -> type:
+    """The module that transformers rows load as: the paper's pre-logits layer (the ViTModel pooler)."""
+    return hf_output_class("PreLogits")
 
 
 def _hf_data_config(folder: Path, config: Any) -> dict[str, Any]:

@@ -197,17 +197,8 @@ def npz_pre_logits_class() -> type:
     return NpzPreLogits
 
 
-@functools.cache
 def classifier_class() -> type:
     """images -> logits of a transformers ViTForImageClassification (one class per process)."""
-    import torch
+    from measure.models.loaders import hf_output_class
 
-    class Logits(torch.nn.Module):
-        def __init__(self, vit: Any) -> None:
-            super().__init__()
-            self.vit = vit
-
-        def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-            return self.vit(pixel_values=pixel_values).logits
-
-    return Logits
+    return hf_output_class("Logits")
