@@ -184,6 +184,15 @@ def test_only_complete_runs_of_the_same_configuration_are_compared(project):
     assert rows[0][2] == rows[1][2] == rows[3][2] != rows[2][2]
 
 
+def test_a_partial_first_run_is_not_called_complete(project):
+    """A run stopped early (here -k) with no complete run before it says it is partial, not "the first complete run"."""
+    partial = run(project, STEADY, "-k", "width")
+    partial.stdout.fnmatch_lines(["*history: run #1 in * is a partial run, and no earlier complete run*"])
+    assert "first complete run" not in partial.stdout.str()
+    section, text = first_section(project)
+    assert section == "changes" and "is a partial run" in text and "first complete run" not in text
+
+
 def test_a_value_that_moved_beyond_its_interval_is_a_change_and_draws_a_trend(project):
     run(project, STEADY)
     run(project, {**STEADY, "acc": 80.2})  # inside the earlier interval [79.6, 80.4]: no change

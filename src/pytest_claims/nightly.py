@@ -46,6 +46,7 @@ def history_block(document: Mapping[str, Any], path: Path, run_id: int | None = 
     return {
         "path": str(path),
         "run": run_id,
+        "partial": bool((document.get("run") or {}).get("partial")),
         "configuration_key": key,
         "comparable_runs": len(earlier),
         "compared_with": _run_ref(previous) if previous else None,

@@ -115,6 +115,14 @@ def compared_with(history: Mapping[str, Any]) -> str:
     return f"run #{ref.get('run')} ({ref.get('timestamp')}{commit})"
 
 
+def first_run(history: Mapping[str, Any]) -> str:
+    """What a run with no earlier complete run of its configuration is, in words (terminal and report)."""
+    where = f"run #{history.get('run')} in {history.get('path')}"
+    if history.get("partial"):
+        return f"{where} is a partial run, and no earlier complete run of its configuration is there"
+    return f"{where} is the first complete run of its configuration there"
+
+
 def change_lines(history: Mapping[str, Any] | None, fail_on: str | None = None,
                  n_alerts: int = 0) -> list[tuple[str, dict[str, bool]]]:
     """The terminal's lines about what changed since the last comparable complete run, with markup."""
@@ -122,8 +130,7 @@ def change_lines(history: Mapping[str, Any] | None, fail_on: str | None = None,
         return []
     changes = history.get("changes")
     if changes is None:
-        return [((f"history: run #{history.get('run')} in {history.get('path')} is the first complete run of its "
-                 f"configuration there; nothing to compare with yet"), {})]
+        return [(f"history: {first_run(history)}; nothing to compare with yet", {})]
     total = sum(len(changes.get(k) or ()) for k in ("flips", "new", "gone", "moved"))
     if not total:
         return [(f"no change since {compared_with(history)}", {"green": True})]
