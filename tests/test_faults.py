@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy  # loaded before any in-process pytester run, which would drop it: numpy refuses a second import
@@ -355,3 +357,20 @@ def test_non_ascii_paths_work(tmp_path):
     assert {c["verdict"] for c in document["claims"]} == {"verified"}
     assert (project / "rapports ü" / "index.html").is_file()
     assert "projet données 測試" in one_line(output, "claims report:")
+
+
+def test_a_killed_controllers_collected_folder_is_removed_by_the_next_run(tmp_path, monkeypatch):
+    """kill -9 of the controller leaves its worker-file folder; the next controller removes it (and only it)."""
+    from pytest_claims import collected
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    dead = tmp_path / f"{collected.PREFIX}{done.stdout.strip()}-abc"
+    alive = tmp_path / f"{collected.PREFIX}{os.getpid()}-def"
+    other = tmp_path / "something-else"
+    for folder in (dead, alive, other):
+        folder.mkdir()
+    monkeypatch.setattr(collected.tempfile, "tempdir", str(tmp_path))
+    made = collected.make_folder()
+    assert not dead.exists() and alive.exists() and other.exists()
+    assert made.parent == tmp_path and made.name.startswith(f"{collected.PREFIX}{os.getpid()}-")

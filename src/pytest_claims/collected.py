@@ -10,6 +10,7 @@ controller reads it whenever it needs it, whatever happened to the worker since.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,11 +19,32 @@ from typing import Any
 from .files import write_atomic
 
 WORKERINPUT_KEY = "claims_collected_dir"  # the folder, passed by the controller to every worker
+PREFIX = "pytest-claims-collected-"
 
 
 def make_folder() -> Path:
-    """A fresh private folder for this session's worker files (removed by `remove_folder`)."""
-    return Path(tempfile.mkdtemp(prefix="pytest-claims-collected-"))
+    """A fresh private folder for this session's worker files (removed by `remove_folder`), named after the
+    controller's pid; folders left by controllers that no longer run (``kill -9``) are removed first."""
+    remove_stale_folders()
+    return Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
+
+
+def remove_stale_folders(root: Path | None = None) -> None:
+    """Remove the folders of controllers that died without cleaning up (their pid runs no process)."""
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        pid = folder.name[len(PREFIX):].split("-")[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: running
+        return True
+    return True
 
 
 def remove_folder(folder: Path | None) -> None:
