@@ -35,6 +35,7 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
+from claims.from_scratch import MIN_TRAIN_ACCURACY, seed_averaged, skip_if_underfitted
 from measure.studies.small_data.design import STUDY
 from measure.studies.small_data.study import SmallDataStudy
 from pytest_claims import Plan
@@ -44,11 +45,6 @@ pytestmark = pytest.mark.claim("small-data-inductive-bias")
 TIER = "analogue: from scratch on digits 8×8, 50–1297 images (paper: pre-training on ImageNet → JFT-300M)"
 CNN, VIT = "resnet", "vit"
 LABELS = {CNN: "ResNet-style CNN", VIT: "ViT (patch 2)"}
-# An under-fitted model loses for lack of steps, not of data: below this final training accuracy a run
-# is not judged (10 classes, training sets of 50–1297 images: a converged run fits all of them).
-MIN_TRAIN_ACCURACY = 0.99
-CONVERGENCE_NEED = ("small-data runs that reach ≥ 99 % training accuracy: raise Recipe.steps_per_sqrt_image "
-                    "in measure/studies/small_data/design.py")
 
 
 def _per_model(study: SmallDataStudy, size: int) -> dict:
@@ -82,23 +78,12 @@ def _common_details(study: SmallDataStudy) -> dict:
     }
 
 
-def _skip_if_underfitted(claim_check, study: SmallDataStudy, sizes: tuple[int, ...], plan: Plan) -> None:
-    """Precondition: every run the check judges fitted its training set (final accuracy ≥ MIN_TRAIN_ACCURACY)."""
-    if low := [f"{r.spec.model} n={r.spec.size} seed {r.spec.seed}: {r.stats['train_accuracy']:.3f} after "
-               f"{r.stats['steps']} steps" for r in study.underfitted(sizes, MIN_TRAIN_ACCURACY)]:
-        claim_check.not_run(f"not judged: {len(low)} run(s) ended below {MIN_TRAIN_ACCURACY:.0%} training accuracy, "
-                            f"so a loss could be under-training rather than lack of data — {'; '.join(low)}",
-                            needs=[CONVERGENCE_NEED], plan=plan)
-
-
 @pytest.mark.parametrize("size", STUDY.sizes, ids=[f"n={n}" for n in STUDY.sizes])
 def test_cnn_beats_vit(claim_check, small_data_study: SmallDataStudy, size: int) -> None:
     plan = Plan(kind="ordering_scores", tier=TIER, a_label=f"{LABELS[CNN]} (n={size})",
                 b_label=f"{LABELS[VIT]} (n={size})", description="test accuracy per image, averaged over seeds")
-    _skip_if_underfitted(claim_check, small_data_study, (size,), plan)
-    # Per test image, the fraction of seeds that got it right: an image's seeds stay one paired unit.
-    cnn = small_data_study.correctness(CNN, size).mean(axis=0)
-    vit = small_data_study.correctness(VIT, size).mean(axis=0)
+    skip_if_underfitted(claim_check, small_data_study, (size,), plan)
+    cnn, vit = seed_averaged(small_data_study, CNN, size), seed_averaged(small_data_study, VIT, size)
     seeds = len(small_data_study.design.seeds)
     claim_check.ordering_scores(
         cnn, vit, metric="mean", tier=TIER,
@@ -115,7 +100,7 @@ def test_gap_shrinks_as_data_grows(claim_check, small_data_study: SmallDataStudy
     plan = Plan(kind="ordering_scores", tier=TIER, a_label=f"acc(CNN) − acc(ViT) at n={small}",
                 b_label=f"acc(CNN) − acc(ViT) at n={large}", description="the CNN's lead per test image, "
                                                                          "averaged over seeds")
-    _skip_if_underfitted(claim_check, small_data_study, (small, large), plan)
+    skip_if_underfitted(claim_check, small_data_study, (small, large), plan)
 
     def gap(size: int) -> np.ndarray:
         """Per test image: CNN correct − ViT correct, averaged over seeds (in [-1, 1])."""

@@ -8,7 +8,8 @@ The ablation models were never released and App. D.4 does not say on which data 
 printed value is untestable. The sentence is read against the table (a consistency check, not a reproduction;
 Table 8 prints no ±, so as printed): every variant with a position embedding above none; the default 1-D
 embedding better than or comparable to every other variant (margin `comparable_accuracy`, in the table's own unit,
-a fraction). No small-scale from-scratch analogue is run (see paper/README.md).
+a fraction). The small from-scratch analogue on digits is claims/test_table8_posemb_analogue.py (with
+--claims-posemb-analogue).
 """
 
 from __future__ import annotations

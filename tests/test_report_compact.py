@@ -7,6 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from pytest_claims.report.html import method_notes, shared_kind_tier, unindent
+from pytest_claims.report.plots import check_label
 from pytest_claims.report.svgmin import SVG, compact
 
 FIGURE = f"""<svg xmlns="{SVG}" xmlns:xlink="http://www.w3.org/1999/xlink" width="10pt" height="10pt" viewBox="0 0 10 10">
@@ -73,3 +74,15 @@ def test_kind_and_tier_are_said_once_only_when_every_check_shares_them():
 def test_unindent_keeps_preformatted_text():
     html = "<div>\n    <p>x</p>\n  <pre>{\n  \"a\": 1\n}</pre>\n    <p>y</p>"
     assert unindent(html) == "<div>\n<p>x</p>\n<pre>{\n  \"a\": 1\n}</pre>\n<p>y</p>"
+
+
+def test_a_long_check_id_keeps_its_parameters_in_a_figure_label():
+    # Before: the first 41 characters and "…", so a function's checks all read "test_position_encoding_beats_non…".
+    ids = [f"test_position_encoding_beats_none_on_digits[{p}]" for p in ("1d", "2d", "relative")]
+    labels = [check_label(i) for i in ids]
+    assert labels == ["test_position_encoding_beats_none_on_…[1d]", "test_position_encoding_beats_none_on_…[2d]",
+                      "test_position_encoding_beats_no…[relative]"]
+    assert all(len(label) == 42 for label in labels)
+    assert check_label("test_short[a]") == "test_short[a]"
+    long_params = "test_x[" + "p" * 40 + "]"  # parameters longer than half the width: cut at the end instead
+    assert check_label(long_params) == long_params[:41] + "…"

@@ -14,7 +14,7 @@ from measure.studies.records import RecordCache, library_versions, source_versio
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY_CLAIMS = ("test_table1_variants", "test_table6_compute", "test_posemb_interpolation",
-                "test_small_data_inductive_bias")
+                "test_small_data_inductive_bias", "test_table8_posemb_analogue")
 HEAVY = ("torch", "timm", "sklearn", "safetensors", "scipy")
 
 
@@ -59,7 +59,7 @@ def test_library_versions_are_the_installed_ones():
 
 
 def test_the_study_claim_modules_and_fixtures_import_no_heavy_library():
-    # What collecting the four claim modules of the CPU studies costs beyond pytest: their imports, the
+    # What collecting the claim modules of the CPU studies costs beyond pytest: their imports, the
     # studies' fixtures plugin, and the light modules they read parameters from.
     code = textwrap.dedent(f"""
         import importlib, sys

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["CACHE_FOLDER", "STUDY", "Recipe", "RunSpec", "SmallDataRun", "StudyDesign"]
+__all__ = ["CACHE_FOLDER", "POSEMB_ABLATION", "STUDY", "Recipe", "RunSpec", "SmallDataRun", "StudyDesign"]
 
 CACHE_FOLDER = "small-data-digits"  # under the suite's --claims-cache
 
@@ -72,3 +72,9 @@ class StudyDesign:
 
 
 STUDY = StudyDesign()
+
+
+# App. D.4 / Table 8's analogue: the ViT with each position encoding (measure.models.tiny.TinyViTPosition; "vit" is
+# the default learned 1-D embedding), trained like the small-data study's ViT on the whole pool. Its "vit" runs are
+# the small-data study's own (same spec, same cache entry): the ablation adds 3 encodings × 3 seeds = 9 runs.
+POSEMB_ABLATION = StudyDesign(sizes=(1297,), models=("vit", "vit-none", "vit-2d", "vit-relative"))

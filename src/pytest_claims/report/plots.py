@@ -40,6 +40,15 @@ def _short(text: str, width: int = 42) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def check_label(check_id: str, width: int = 42) -> str:
+    """A check's id cut to ``width`` where the cut keeps its parameters (``…beats_none[1d]``): the parameters are
+    what tell a function's checks apart, so they are kept and the function's name is shortened."""
+    name, bracket, params = check_id.partition("[")
+    if len(check_id) <= width or not bracket or len(params) + 2 > width // 2:
+        return _short(check_id, width)
+    return name[: width - len(params) - 2] + "…[" + params
+
+
 def _fmt(x: float | None) -> str:
     if x is None:
         return "—"
@@ -93,7 +102,7 @@ def _draw_values(ax, rows) -> None:
         ax.annotate(f"measured {_fmt(m['value'])} · paper {_fmt(p)} {unit}".rstrip(), xy=(1.01, y), xycoords=("axes fraction", "data"),
                     va="center", fontsize=8, color=color, annotation_clip=False)
     ax.axvline(0, color=PAPER_COLOR, lw=0.8, zorder=0)
-    ax.set_yticks([-i for i in range(len(rows))], [_short(c["id"]) for c in rows])
+    ax.set_yticks([-i for i in range(len(rows))], [check_label(c["id"]) for c in rows])
     ax.set_ylim(-len(rows) + 0.4, 0.6)
     ax.set_xlabel("measured − paper, in % of the paper's value (dot: measured with interval; blue: paper)")
     lo, hi = ax.get_xlim()
@@ -126,7 +135,7 @@ def _draw_orderings(ax, rows) -> None:
         ax.annotate(_short(f"{a} − {b}: {m['value']:+.4g}", 36), xy=(1.01, y), xycoords=("axes fraction", "data"),
                     va="center", fontsize=8, color=color, annotation_clip=False)
     ax.axvline(0, color="#24292f", lw=0.8, zorder=0)
-    ax.set_yticks([-i for i in range(len(rows))], [_short(c["id"]) for c in rows])
+    ax.set_yticks([-i for i in range(len(rows))], [check_label(c["id"]) for c in rows])
     ax.set_ylim(-len(rows) + 0.4, 0.6)
     ax.set_xlabel("difference A − B with its interval (right of 0: A ahead)")
     handles = [Line2D([], [], color="#24292f", marker="o", ms=5, lw=1.5, label="A − B [interval], colour = verdict")]
@@ -224,7 +233,7 @@ def _draw_trend(ax, check: Mapping[str, Any], points: Sequence[Mapping[str, Any]
     ticks = sorted({*xs[::step], xs[-1]})
     ax.set_xticks(ticks, ["this run" if i == xs[-1] else f"#{points[i]['run']}" for i in ticks])
     ax.set_xlim(-0.5, len(xs) - 0.5)
-    ax.set_title(_short(check["id"], 48), loc="left", fontsize=8)
+    ax.set_title(check_label(check["id"], 48), loc="left", fontsize=8)
     ax.grid(axis="y", color="#eaeef2", lw=0.6)
 
 
