@@ -48,9 +48,11 @@ class SmallDataStudy:
         """bool (seeds, test examples): row i is seed ``design.seeds[i]``, columns the test split's order."""
         return np.stack([r.correct for r in self.runs(model, size)])
 
-    def underfitted(self, sizes: Iterable[int], floor: float) -> list[SmallDataRun]:
-        """The runs at ``sizes`` (every model and seed) whose final training accuracy is below ``floor``."""
-        return [r for n in sizes for m in self.design.models for r in self.runs(m, n)
+    def underfitted(self, sizes: Iterable[int], floor: float,
+                    models: Iterable[str] | None = None) -> list[SmallDataRun]:
+        """The runs of ``models`` (default: every model) at ``sizes``, every seed, whose final training accuracy is
+        below ``floor``."""
+        return [r for n in sizes for m in (models or self.design.models) for r in self.runs(m, n)
                 if r.stats["train_accuracy"] < floor]
 
     def model_facts(self, model: str) -> dict:
