@@ -28,6 +28,7 @@ from measure.models import registry as registry_mod
 from measure.models.hub import HubAccess
 from measure.models.loaders import load_model, source_files
 from measure.models.registry import by_key, registry
+from measure.tiers.catalog import TIER_NAMES
 from tests.fake_checkpoints import FakeHub, folder_files
 
 HF_KEY, TIMM_KEY, NPZ_KEY = "vit_b16-i21k-hf", "vit_b16-i21k", "bit_s_r50x1-i1k"
@@ -208,6 +209,15 @@ def test_tiers_select_the_rows_they_read():
     assert all(spec.pre_logits for spec in probe_rows if spec.twin_of)
     assert {s.key for s in fetch_mod.select()} == {k for k, s in registry().items() if s.released}
     assert {s.key for s in fetch_mod.select(tiers=["eval"])} == {s.key for s in eval_rows}
+
+
+def test_every_tier_of_the_suite_is_a_fetch_tier(hub, capsys):
+    # Before: the command's choices were a hand-copied ("eval", "probe", "finetune"), refusing the default tier
+    # analysis (argparse: exit 2, "invalid choice") that tier_rows already knew.
+    assert all(fetch_mod.tier_rows(tier) for tier in TIER_NAMES)
+    code, out, _ = run(hub, capsys, "--tier", "analysis", "--list", "--offline")
+    assert code == 0 and f"planning {len(fetch_mod.tier_rows('analysis'))} checkpoints" in out
+    assert hub.requests == []
 
 
 def test_fetch_asks_for_exactly_the_files_load_model_reads(monkeypatch):
