@@ -70,6 +70,26 @@ def test_interrupted_run_resumes_without_recomputing_finished_chunks(tmp_path):
     np.testing.assert_array_equal(result.arrays["features"], expected_features())
 
 
+@pytest.mark.parametrize("with_meta", [False, True], ids=["no-meta", "meta"])
+def test_a_run_killed_before_its_closing_manifest_is_completed_by_the_next(tmp_path, with_meta):
+    # Before: with every chunk on disk nothing was computed, so "complete" was never written and the entry stayed
+    # incomplete for good (is_complete False: refused or retrained by every later run).
+    cache = ChunkCache(tmp_path)
+    meta = (lambda: {"images_per_s": 12.5}) if with_meta else None
+    cache.get_or_compute(KEY, N_CHUNKS, Counting(), meta=meta)
+    path = cache.entry_dir(KEY) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    atomic_write_json(path, {**manifest, "complete": False, "meta": {}})  # as the last chunk's own manifest write
+    again = Counting()
+    result = cache.get_or_compute(KEY, N_CHUNKS, again, meta=meta)
+    assert cache.is_complete(KEY)
+    np.testing.assert_array_equal(result.arrays["features"], expected_features())
+    if with_meta:  # the lost metadata comes from a real computation, of the last chunk only
+        assert again.calls == [N_CHUNKS - 1] and result.meta["images_per_s"] == 12.5
+    else:
+        assert again.calls == [] and result.loaded_chunks == tuple(range(N_CHUNKS))
+
+
 def test_sigkilled_process_resumes_where_it_stopped(tmp_path):
     # A real kill: the child process SIGKILLs itself in the middle of chunk 2 (after 0 and 1 are stored).
     script = textwrap.dedent(f"""
