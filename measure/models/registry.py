@@ -28,15 +28,18 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
+from measure.data.pipelines import BIT, TIMM, VIT_JAX
+from measure.models.representations import KINDS
 from paper import PRETRAININGS
 
 REGISTRY_CSV = Path(__file__).with_name("checkpoints.csv")
 LIBRARIES = ("timm", "transformers", "bit_npz", "vit_npz")
 NPZ_LIBRARIES = ("bit_npz", "vit_npz")
 PROVENANCES = ("authors", "substitute", "unreleased")
-# measure.data.pipelines.PIPELINES and measure.models.representations.KINDS, spelled out: this module is stdlib only
-EVAL_PIPELINES = ("vit_jax", "bit", "timm")
-REPRESENTATION_KINDS = ("pre_logits", "class_token_final_norm")
+# The pipelines a fine-tuned row may be evaluated with, and the representations a row may be read at (both modules
+# are stdlib only at import, like this one).
+EVAL_PIPELINES = tuple(p.name for p in (VIT_JAX, BIT, TIMM))
+REPRESENTATION_KINDS = tuple(KINDS)
 
 __all__ = ["EVAL_PIPELINES", "LIBRARIES", "NPZ_LIBRARIES", "PRETRAININGS", "PROVENANCES", "REGISTRY_CSV",
            "REPRESENTATION_KINDS", "CheckpointSpec", "by_key", "find", "registry"]
