@@ -49,6 +49,17 @@ def test_runs_nightly_and_on_demand(workflow):
     assert triggers["schedule"][0]["cron"] and "workflow_dispatch" in triggers
 
 
+def test_gpu_shards_run_the_suites_default_tiers(workflow):
+    # Before: eval,probe only. The analysis tier's attention checks need ImageNet val, which only the GPU runners
+    # have, so every Figure 7 attention-distance check was "not run" every night.
+    from measure.tiers.catalog import DEFAULT_TIERS
+
+    default = ",".join(DEFAULT_TIERS)
+    triggers = workflow.get("on", workflow.get(True))
+    assert triggers["workflow_dispatch"]["inputs"]["tiers"]["default"] == default
+    assert workflow["env"]["GPU_TIERS"] == f"${{{{ inputs.tiers || '{default}' }}}}"
+
+
 def test_gpu_shards_cover_the_suite_and_the_merge_fails_on_flips(workflow):
     jobs = workflow["jobs"]
     groups = jobs["gpu"]["strategy"]["matrix"]["group"]
