@@ -184,6 +184,22 @@ def test_only_complete_runs_of_the_same_configuration_are_compared(project):
     assert rows[0][2] == rows[1][2] == rows[3][2] != rows[2][2]
 
 
+def test_a_run_of_some_files_reports_no_other_check_as_gone(project):
+    # Before: a run given one file never collected the other file's checks; each verified one was listed "gone" as a
+    # regression, and --claims-fail-on regression failed the run.
+    project.path.joinpath("claims", "test_other.py").write_text(
+        "import pytest\n\n\n@pytest.mark.claim('accuracy')\ndef test_other(claim_check):\n"
+        "    claim_check.untestable('needs a private dataset')\n\n\n"
+        "@pytest.mark.claim('width')\ndef test_same(claim_check):\n    test_width = 768\n"
+        "    from pytest_claims import Measurement\n    from types import SimpleNamespace\n"
+        "    claim_check.value(Measurement(test_width, method='counted'), SimpleNamespace(table='Table 1', row='Base', "
+        "column='Width', value=768, std=None, unit=''), 'exact', 'architecture')\n", encoding="utf-8")
+    assert run(project, STEADY).ret == pytest.ExitCode.OK
+    some = run(project, STEADY, "claims/test_suite.py", "--claims-fail-on", "regression")
+    assert some.ret == pytest.ExitCode.OK, some.stdout.str()
+    assert document(project)["run"]["partial"] and document(project)["history"]["changes"]["gone"] == []
+
+
 def test_a_partial_first_run_is_not_called_complete(project):
     """A run stopped early (here -k) with no complete run before it says it is partial, not "the first complete run"."""
     partial = run(project, STEADY, "-k", "width")

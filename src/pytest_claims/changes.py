@@ -40,12 +40,14 @@ def moved(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
     return outside(b[0], a[1], a[2]) and outside(a[0], b[1], b[2])
 
 
-def compare(before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Mapping[str, Any]]) -> dict[str, list]:
+def compare(before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Mapping[str, Any]],
+            partial: bool = False) -> dict[str, list]:
     """The changes from the run ``before`` to the run ``after`` (check rows by node id).
 
     A check the later run collected but did not execute (deselected, stopped early) says nothing about
     the check and is left out; one it executed with verdict ``not_run`` (a cache volume went missing)
-    is a flip like any other."""
+    is a flip like any other. A ``partial`` later run (some files only) never collected the others' checks:
+    their absence says nothing either, so nothing is "gone"."""
     flips, new, gone, shifted = [], [], [], []
     for nodeid, now in after.items():
         if not now.get("executed", True):
@@ -59,7 +61,7 @@ def compare(before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Mapping
         elif moved(was, now):
             shifted.append({**_ref(now), "verdict": now["verdict"],
                             "before": _measured(was), "after": _measured(now)})
-    for nodeid, was in before.items():
+    for nodeid, was in ({} if partial else before).items():
         if nodeid not in after:
             gone.append({**_ref(was), "before": was["verdict"], "regression": was["verdict"] == VERIFIED})
     return {"flips": flips, "new": new, "gone": gone, "moved": shifted}

@@ -39,6 +39,7 @@ def history_block(document: Mapping[str, Any], path: Path, run_id: int | None = 
         ids = [r["id"] for r in earlier]
         checks, verdicts = check_rows(conn, ids), claim_rows(conn, ids)
     current = document_rows(document)
+    partial = bool((document.get("run") or {}).get("partial"))
     previous = earlier[-1] if earlier else None
     now = {"run": run_id, "timestamp": (document.get("environment") or {}).get("timestamp"),
            "git_commit": ((document.get("environment") or {}).get("git") or {}).get("commit")}
@@ -46,11 +47,11 @@ def history_block(document: Mapping[str, Any], path: Path, run_id: int | None = 
     return {
         "path": str(path),
         "run": run_id,
-        "partial": bool((document.get("run") or {}).get("partial")),
+        "partial": partial,
         "configuration_key": key,
         "comparable_runs": len(earlier),
         "compared_with": _run_ref(previous) if previous else None,
-        "changes": compare(checks[previous["id"]], current) if previous else None,
+        "changes": compare(checks[previous["id"]], current, partial) if previous else None,
         "timeline": {"runs": [_run_ref(r) for r in earlier] + [now],
                      "claims": {cid: [verdicts[i].get(cid) for i in ids] + [v] for cid, (v, _) in claims_now.items()}},
         "trends": _trends(ids, checks, current, run_id),
