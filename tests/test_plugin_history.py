@@ -200,6 +200,17 @@ def test_a_run_of_some_files_reports_no_other_check_as_gone(project):
     assert document(project)["run"]["partial"] and document(project)["history"]["changes"]["gone"] == []
 
 
+def test_a_checks_duration_counts_its_fixture_setup(project):
+    # Before: only the phases carrying the record (call, teardown) were added, so a check whose fixture does the
+    # work looked cheap to pytest-split's balancing.
+    project.path.joinpath("claims", "test_slow.py").write_text(
+        "import time\n\nimport pytest\n\n\n@pytest.fixture\ndef slow():\n    time.sleep(0.6)\n\n\n"
+        "@pytest.mark.claim('accuracy')\ndef test_slow(claim_check, slow):\n"
+        "    claim_check.untestable('needs a private dataset')\n", encoding="utf-8")
+    run(project, STEADY)
+    assert document(project)["run"]["durations"]["claims/test_slow.py::test_slow"] >= 0.6
+
+
 def test_a_partial_first_run_is_not_called_complete(project):
     """A run stopped early (here -k) with no complete run before it says it is partial, not "the first complete run"."""
     partial = run(project, STEADY, "-k", "width")

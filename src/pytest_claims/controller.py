@@ -92,8 +92,10 @@ class Controller:
                 # a later phase carries the reconciled record (as JSON text once junit_user_properties ran)
                 self.records[report.nodeid] = json.loads(value) if isinstance(value, str) else value
                 recorded = True
+        # Every phase counts, setup too (a fixture doing the work is what pytest-split must balance), though only
+        # the later phases carry the record.
+        self.durations[report.nodeid] = self.durations.get(report.nodeid, 0.0) + (report.duration or 0.0)
         if recorded:
-            self.durations[report.nodeid] = self.durations.get(report.nodeid, 0.0) + (report.duration or 0.0)
             report.user_properties = junit_user_properties(list(report.user_properties), RECORD_PROPERTY)
         if not recorded and report.failed and report.nodeid not in self.records:
             self.failures[report.nodeid] = report_text(report)  # e.g. xdist's report of a crashed worker
