@@ -184,6 +184,15 @@ def test_a_broken_sections_hook_leaves_the_report_whole_and_says_so(sectioned):
     assert doc["sections"] == [] and doc["claims"]
 
 
+def test_every_problem_of_a_run_is_said_not_only_the_last(sectioned):
+    # Before: one slot for the run's problems, so the history's problem hid the sections' one.
+    sectioned.makeconftest(CONFTEST + "\n\ndef pytest_claims_sections(config, document):\n    return [{'id': 'x'}]\n")
+    sectioned.path.joinpath("notes.txt").write_text("not a database", encoding="utf-8")
+    result = run(sectioned, "claims/test_sectioned.py", "--claims-history", "notes.txt")
+    result.stdout.fnmatch_lines(["*report sections left out: *items must be a non-empty list*",
+                                 "*history not written to *notes.txt*"])
+
+
 def test_an_old_report_renders_without_families_sections_or_figures():
     document = build_document(None, [record("a", "verified", tier="eval")], {})
     del document["claims"][0]["families"]

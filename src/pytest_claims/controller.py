@@ -49,7 +49,7 @@ class Controller:
         self.document: dict | None = None
         self.json_path: Path | None = None
         self.html_path: Path | None = None
-        self.problem: str | None = None
+        self.problems: list[str] = []  # what the run could not do beside the verdicts, each said at the end
         self.unwritten: str | None = None  # why the report could not be written at the end
 
     # -- gathering ---------------------------------------------------------------------------
@@ -174,7 +174,8 @@ class Controller:
         try:
             catalog = self.load_catalog()
         except CatalogError as exc:
-            catalog, self.problem = None, f"claim catalog unavailable, claims listed from records only: {exc}"
+            catalog = None
+            self.problems.append(f"claim catalog unavailable, claims listed from records only: {exc}")
         collected, caveat = self._collection()
         if collected:
             self.order = {entry["nodeid"]: i for i, entry in enumerate(collected)}  # deselected ones too
@@ -190,7 +191,7 @@ class Controller:
                 config=self.config, document=self.document))
         except SectionError as exc:  # the verdicts are still reported; the project's sections are not
             self.document["sections"] = []
-            self.problem = f"report sections left out: {exc}"
+            self.problems.append(f"report sections left out: {exc}")
         if self.config.getoption("claims_no_report"):
             return
         self._compare_with_history(session)
@@ -222,7 +223,7 @@ class Controller:
         try:
             history = record_and_compare(self.document, path)
         except (HistoryError, OSError, sqlite3.Error) as exc:  # the report is still written
-            self.problem = f"history not written to {path}: {exc}"
+            self.problems.append(f"history not written to {path}: {exc}")
             return
         self.alerts = alerts(history["changes"], self.config.getoption("claims_fail_on"))
         if self.alerts and session.exitstatus == pytest.ExitCode.OK:
@@ -255,8 +256,8 @@ class Controller:
                                for v, n in claim["counts"].items() if n) or "no checks"
             tr.write(f"{LABELS.get(verdict, verdict):<13}", **_MARKUP.get(verdict, {}), bold=True)
             tr.write(f"{claim['id']:<{width}}  {counts}\n")
-        if self.problem:
-            tr.write_line(self.problem, yellow=True)
+        for problem in self.problems:
+            tr.write_line(problem, yellow=True)
         if self.unwritten:
             tr.write_line(self.unwritten, red=True, bold=True)
         elif self.html_path is not None:
