@@ -325,3 +325,15 @@ def test_schema_is_documented(tmp_path):
             for column in conn.execute(f"PRAGMA table_info({table})").fetchall():
                 assert f"`{column[1]}`" in section, (table, column[1])
     conn.close()
+
+
+def test_an_unusable_history_path_is_a_history_error_for_every_caller(tmp_path):
+    # Before: only a file that was no database became a HistoryError; a path under a file (or a locked database)
+    # raised OSError / sqlite3.Error, which `python -m pytest_claims merge` did not catch: no merged report at all.
+    from pytest_claims.history import HistoryError
+    from pytest_claims.nightly import record_and_compare
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x", encoding="utf-8")
+    with pytest.raises(HistoryError, match="a-file"):
+        record_and_compare({"run": {}, "claims": []}, blocker / "history.sqlite")

@@ -8,13 +8,14 @@ and ``trends`` (measured values of checks whose value or verdict varied over tho
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from .changes import compare
-from .history import check_rows, claim_rows, configuration_key, connect, record_run, runs
+from .history import HistoryError, check_rows, claim_rows, configuration_key, connect, record_run, runs
 from .rows import claim_verdicts, document_rows
 
 SHOWN_RUNS = 20  # earlier comparable runs drawn in timelines and trends
@@ -25,9 +26,13 @@ def _run_ref(run: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def record_and_compare(document: dict[str, Any], path: Path, source: str = "pytest") -> dict[str, Any]:
-    """Append ``document``'s run to the history at ``path`` and set its ``history`` block."""
-    run_id = record_run(path, document, source)
-    document["history"] = history_block(document, path, run_id)
+    """Append ``document``'s run to the history at ``path`` and set its ``history`` block; ``HistoryError`` for
+    anything that stops it (an unusable path, a locked or broken database), so every caller still writes its report."""
+    try:
+        run_id = record_run(path, document, source)
+        document["history"] = history_block(document, path, run_id)
+    except (OSError, sqlite3.Error) as exc:
+        raise HistoryError(f"{path}: {exc}") from exc
     return document["history"]
 
 
