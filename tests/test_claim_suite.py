@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import paper
 from tests.claim_modules import load_claim_module
 from tests.tier_world import BLIND, BLIND_FT, GOOD, GOOD_FT, ChunkCounter, World
 
@@ -206,3 +207,10 @@ def test_offline_machine_lists_every_check_undecided_with_what_to_provide(pytest
     assert probes and all(c["needs"][0].startswith("checkpoint vit_l16-i21k-hf (Hugging Face google/vit-large-")
                           for c in probes)  # the probe asks for the pre-logits twin, not the timm row
     assert elapsed < 60  # dominated by collection; the hub is never waited on
+
+
+def test_every_printed_jft_accuracy_says_the_tolerance_it_would_be_judged_with():
+    # Before: Table 7's "Average" columns (metric mean_top1) carried no tolerance in their plans.
+    jft = load_claim_module("test_jft_untestable")
+    accuracies = paper.numbers(table="Table 7")
+    assert accuracies and all(jft.plan_of(n).tolerance == "accuracy" for n in accuracies)
