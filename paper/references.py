@@ -13,7 +13,7 @@ judges the suite against timm's.
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -84,12 +84,3 @@ def references(**filters: object) -> list[Reference]:
         cell = (str(number.table), str(number.row), str(number.column))
         found = [r for r in found if r.cell == cell]
     return found
-
-
-def as_records(refs: list[Reference]) -> list[dict[str, Any]]:
-    """The references as check records carry them."""
-    return [r.to_record() for r in refs]
-
-
-def as_dict(ref: Reference) -> dict[str, Any]:
-    return asdict(ref)

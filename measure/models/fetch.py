@@ -35,6 +35,7 @@ from measure.models.hub import HubAccess, _httpx_error
 from measure.models.loaders import SourceFile, source_files
 from measure.models.registry import CheckpointSpec, by_key, registry
 from measure.tiers.catalog import TIER_NAMES as TIERS
+
 OK = ("fetched", "cached", "absent (optional)")
 
 __all__ = ["Outcome", "Planned", "fetch", "hf_blob_checksum", "main", "plan", "select", "tier_rows"]
