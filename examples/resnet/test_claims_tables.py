@@ -1,0 +1,75 @@
+"""Orderings the paper states, read against its own tables: consistency checks of printed numbers, not
+reproductions; and the reproductions they would need, which this CPU example cannot run."""
+
+from __future__ import annotations
+
+import pytest
+
+import resnet_paper as paper
+from pytest_claims import Plan, Summary
+
+TIER = "consistency (the paper's own printed numbers)"
+TRAINING = "training (ImageNet from scratch)"
+IMAGENET = ["ImageNet-1k (ILSVRC 2012) training and validation sets",
+            "about 600k SGD iterations of batch 256 per network (§3.4): GPU-weeks, not a CPU example"]
+
+
+def _accuracy(cell: paper.PaperNumber) -> Summary:
+    """The plugin orders 'higher is better': a printed error e becomes the accuracy 100 - e."""
+    return Summary(100 - cell.value)
+
+
+def _cells(*cells: paper.PaperNumber) -> dict:
+    return {"printed": [{"source": f"{c.table} / {c.row} / {c.column}", "value": c.value, "unit": c.unit}
+                        for c in cells]}
+
+
+def _order(claim_check, better, worse, a_label, b_label, description):
+    claim_check.ordering_summary(_accuracy(better), _accuracy(worse), tier=TIER, a_label=a_label, b_label=b_label,
+                                 details=_cells(better, worse), description=description)
+
+
+@pytest.mark.claim("degradation-plain")
+def test_plain18_beats_plain34_in_table2(claim_check):
+    _order(claim_check, paper.number("Table 2", "plain", "18 layers"), paper.number("Table 2", "plain", "34 layers"),
+           "plain-18", "plain-34", "Table 2: plain-18's top-1 error below plain-34's, as printed (a tie: inconclusive)")
+
+
+@pytest.mark.claim("degradation-plain")
+def test_plain18_beats_plain34_retrained(claim_check):
+    claim_check.not_run("retraining plain-18 and plain-34 on ImageNet is beyond a CPU example", needs=IMAGENET,
+                        plan=Plan("ordering", tier=TRAINING, a_label="plain-18", b_label="plain-34",
+                                  description="paired top-1 on the 50k validation images (McNemar)"))
+
+
+@pytest.mark.claim("depth-helps-resnets")
+def test_resnet34_beats_resnet18_in_table2(claim_check):
+    _order(claim_check, paper.number("Table 2", "ResNet", "34 layers"), paper.number("Table 2", "ResNet", "18 layers"),
+           "ResNet-34", "ResNet-18", "Table 2: ResNet-34's top-1 error below ResNet-18's, as printed")
+
+
+@pytest.mark.claim("depth-helps-resnets")
+def test_resnet34_beats_plain34_in_table2(claim_check):
+    _order(claim_check, paper.number("Table 2", "ResNet", "34 layers"), paper.number("Table 2", "plain", "34 layers"),
+           "ResNet-34", "plain-34", "Table 2: the residual 34-layer net's top-1 error below its plain counterpart's")
+
+
+@pytest.mark.claim("depth-helps-resnets")
+def test_resnet152_beats_resnet34_in_table4(claim_check):
+    _order(claim_check, paper.number("Table 4", "ResNet-152", "top-5 err."),
+           paper.number("Table 4", "ResNet-34 B", "top-5 err."),
+           "ResNet-152", "ResNet-34 B", "Table 4: ResNet-152's single-model top-5 error below ResNet-34 B's")
+
+
+@pytest.mark.claim("depth-helps-resnets")
+def test_resnet34_beats_resnet18_retrained(claim_check):
+    claim_check.not_run("retraining ResNet-18 and ResNet-34 on ImageNet is beyond a CPU example", needs=IMAGENET,
+                        plan=Plan("ordering", tier=TRAINING, a_label="ResNet-34", b_label="ResNet-18",
+                                  description="paired top-1 on the 50k validation images (McNemar)"))
+
+
+@pytest.mark.claim("cifar-1202-worse")
+def test_resnet110_beats_resnet1202_in_table6(claim_check):
+    r110, r1202 = paper.number("Table 6", "ResNet-110", "error (%)"), paper.number("Table 6", "ResNet-1202", "error (%)")
+    _order(claim_check, r110, r1202, "ResNet-110", "ResNet-1202",
+           "Table 6: ResNet-110's CIFAR-10 test error (best of 5 runs) below ResNet-1202's, as printed")
