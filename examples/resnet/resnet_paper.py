@@ -19,15 +19,16 @@ class PaperNumber:
     row: str
     column: str
     value: float
+    std: float | None  # the ± printed beside the value, if any
     unit: str
     checked_against: str
-    std: float | None = None  # the paper prints no ± for any number used here
 
 
 @functools.cache
 def _numbers() -> tuple[PaperNumber, ...]:
     with NUMBERS_CSV.open(newline="", encoding="utf-8") as fh:
-        return tuple(PaperNumber(r["table"], r["row"], r["column"], float(r["value"]), r["unit"], r["checked_against"])
+        return tuple(PaperNumber(r["table"], r["row"], r["column"], float(r["value"]),
+                                 float(r["std"]) if r["std"] else None, r["unit"], r["checked_against"])
                      for r in csv.DictReader(fh))
 
 
