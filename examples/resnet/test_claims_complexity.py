@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
 import resnet_paper as paper
-from pytest_claims import Measurement, Summary
 from resnet_complexity import cifar_resnet_params, resnet_flops, vgg_flops
+
+from pytest_claims import Measurement, Summary
 
 TIER = "recomputed (complexity from the printed configuration)"
 GIGA, MEGA = 1e9, 1e6

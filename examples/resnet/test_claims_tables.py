@@ -4,8 +4,8 @@ reproductions; and the reproductions they would need, which this CPU example can
 from __future__ import annotations
 
 import pytest
-
 import resnet_paper as paper
+
 from pytest_claims import Plan, Summary
 
 TIER = "consistency (the paper's own printed numbers)"

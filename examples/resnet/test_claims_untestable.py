@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 import resnet_paper as paper
+
 from pytest_claims import Plan
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from resnet_complexity import cifar_resnet_params, conv_macs, resnet_flops, vgg_flops
 
 from pytest_claims.rules import Tolerance, value_rule
-from resnet_complexity import cifar_resnet_params, conv_macs, resnet_flops, vgg_flops
 
 CONV3_64_AT_56 = 9 * 64 * 64 * 56 * 56  # 115,605,504: one 3x3, 64 -> 64 layer of conv2_x
 # One bottleneck block: 1x1 4w -> w, 3x3 w -> w, 1x1 w -> 4w at side s. With w·s = 64·56 in every stage
