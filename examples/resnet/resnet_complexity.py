@@ -79,7 +79,8 @@ def resnet_flops(depth: int, shortcuts: bool = True) -> Count:
     """Multiply-adds of Table 1's network for one 224 x 224 image. ``shortcuts=False``: the plain counterpart
     (same layers, no shortcut connections). "Downsampling is performed by conv3_1, conv4_1, and conv5_1 with a
     stride of 2" (Table 1): the first layer of those blocks has stride 2, so it already produces the stage's
-    side (for bottlenecks: the first 1x1, as in the authors' released models)."""
+    side (for bottlenecks: the first 1x1, as in the authors' released models; torchvision's documentation: "the
+    original paper places it to the first 1x1 convolution", its own "ResNet V1.5" on the 3x3)."""
     if depth not in TABLE1:
         raise KeyError(f"Table 1 has no {depth}-layer network; it has {sorted(TABLE1)}")
     main = conv_macs(7, 3, 64, STEM_SIDE)

@@ -61,6 +61,17 @@ def test_resnet152_beats_resnet34_in_table4(claim_check):
            "ResNet-152", "ResNet-34 B", "Table 4: ResNet-152's single-model top-5 error below ResNet-34 B's")
 
 
+TABLE3_DEPTH = {"resnet101>resnet50": ("ResNet-101", "ResNet-50"), "resnet152>resnet101": ("ResNet-152", "ResNet-101")}
+
+
+@pytest.mark.claim("depth-helps-resnets")
+@pytest.mark.parametrize("case", sorted(TABLE3_DEPTH))
+def test_deeper_bottleneck_resnet_better_in_table3(claim_check, case):
+    deeper, shallower = TABLE3_DEPTH[case]
+    _order(claim_check, paper.number("Table 3", deeper, "top-1 err."), paper.number("Table 3", shallower, "top-1 err."),
+           deeper, shallower, f"Table 3: {deeper}'s 10-crop top-1 error below {shallower}'s, as printed")
+
+
 @pytest.mark.claim("depth-helps-resnets")
 def test_resnet34_beats_resnet18_retrained(claim_check):
     claim_check.not_run("retraining ResNet-18 and ResNet-34 on ImageNet is beyond a CPU example", needs=IMAGENET,
