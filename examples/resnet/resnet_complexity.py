@@ -3,11 +3,12 @@
 Plain Python, no torch: every count is a sum over layers of (kernel² · C_in · C_out · output pixels) for FLOPs and
 (kernel² · C_in · C_out) for weights, over the layer lists the papers print.
 
-The paper counts FLOPs as multiply-adds (§3.3: "3.6 billion FLOPs (multiply-adds)") but does not say which layers
-it counts. Each count here is therefore returned as a range over the conventions in use: ``low`` counts only the
-convolutions of the main path (what every convention counts); ``high`` adds the projection shortcuts (option B,
-"projection shortcuts are used for increasing dimensions", §3.3 and Table 3's note) and the final fully-connected
-layer. Element-wise work (BN, ReLU, additions, pooling) is not multiply-add work and is counted by no convention here.
+The paper counts FLOPs as multiply-adds (§3.3: "3.6 billion FLOPs (multiply-adds)") but leaves some readings open:
+whether the FC layers count, whether a network's shortcuts are projections (option B) or parameter-free (option A),
+and, for bottlenecks, whether the stride-2 of a stage's first block sits on its first 1x1 (the authors' released
+models; torchvision's documentation: "the original paper places it to the first 1x1 convolution") or on its 3x3
+(torchvision's "ResNet V1.5"). ``readings`` lists the count under every combination. Element-wise work (BN, ReLU,
+additions, pooling) is not multiply-add work and is counted by none.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ WIDTHS = (64, 128, 256, 512)
 SIDES = (56, 28, 14, 7)
 STEM_SIDE = 112  # conv1: 7x7, 64, stride 2
 CLASSES = 1000
+SHORTCUTS = ("A", "B", "plain")  # identity + zero-padding; 1x1 projections where dimensions increase; none
+STRIDES = ("1x1", "3x3")  # where a bottleneck block's stride-2 sits
 
 # Simonyan & Zisserman 2015, Table 1, configurations D (VGG-16) and E (VGG-19): 3x3 convolutions per stage at
 # sides 224, 112, 56, 28, 14 (a 2x2 max-pool after each), then FC-4096, FC-4096, FC-1000 on the 7x7x512 map.
@@ -43,7 +46,7 @@ CIFAR_CLASSES = 10
 
 @dataclass(frozen=True)
 class Count:
-    """A count split by the parts a convention may leave out; low/high: the range over conventions."""
+    """A count split into its parts; low: without the FC layers (and, for parameters, biases and BN), high: all."""
 
     main: int
     projections: int = 0
@@ -52,7 +55,7 @@ class Count:
 
     @property
     def low(self) -> int:
-        return self.main
+        return self.main + self.projections
 
     @property
     def high(self) -> int:
@@ -75,25 +78,38 @@ def _blocks(depth: int):
             c_in = width * expansion
 
 
-def resnet_flops(depth: int, shortcuts: bool = True) -> Count:
-    """Multiply-adds of Table 1's network for one 224 x 224 image. ``shortcuts=False``: the plain counterpart
-    (same layers, no shortcut connections). "Downsampling is performed by conv3_1, conv4_1, and conv5_1 with a
-    stride of 2" (Table 1): the first layer of those blocks has stride 2, so it already produces the stage's
-    side (for bottlenecks: the first 1x1, as in the authors' released models; torchvision's documentation: "the
-    original paper places it to the first 1x1 convolution", its own "ResNet V1.5" on the 3x3)."""
+def resnet_flops(depth: int, shortcuts: str = "B", stride: str = "1x1") -> Count:
+    """Multiply-adds of Table 1's network for one 224 x 224 image with shortcut option ``shortcuts`` (SHORTCUTS;
+    identity shortcuts add no multiply-adds) and a bottleneck's stride-2 on its ``stride`` layer (STRIDES).
+    "Downsampling is performed by conv3_1, conv4_1, and conv5_1 with a stride of 2" (Table 1)."""
     if depth not in TABLE1:
         raise KeyError(f"Table 1 has no {depth}-layer network; it has {sorted(TABLE1)}")
+    if shortcuts not in SHORTCUTS or stride not in STRIDES:
+        raise ValueError(f"shortcuts {shortcuts!r}, stride {stride!r}: use one of {SHORTCUTS} and of {STRIDES}")
     main = conv_macs(7, 3, 64, STEM_SIDE)
     projections = 0
-    for kind, c_in, width, c_out, _, side in _blocks(depth):
+    for kind, c_in, width, c_out, strided, side in _blocks(depth):
         if kind == "basic":
             main += conv_macs(3, c_in, width, side) + conv_macs(3, width, width, side)
-        else:
-            main += conv_macs(1, c_in, width, side) + conv_macs(3, width, width, side) + conv_macs(1, width, c_out, side)
-        if shortcuts and c_in != c_out:  # option B: a projection only where dimensions increase
+        else:  # with the stride on the 3x3, the first 1x1 still runs at the previous stage's side
+            side_1x1 = 2 * side if strided and stride == "3x3" else side
+            main += conv_macs(1, c_in, width, side_1x1) + conv_macs(3, width, width, side) + conv_macs(1, width, c_out, side)
+        if shortcuts == "B" and c_in != c_out:  # option B: a projection only where dimensions increase
             projections += conv_macs(1, c_in, c_out, side)
     c_last = WIDTHS[-1] * (4 if TABLE1[depth][0] == "bottleneck" else 1)
     return Count(main=main, projections=projections, head=c_last * CLASSES)
+
+
+def resnet_readings(depth: int) -> dict[str, int]:
+    """Multiply-adds of Table 1's network under every reading the paper leaves open (module docstring)."""
+    strides = STRIDES if TABLE1[depth][0] == "bottleneck" else STRIDES[:1]
+    out = {}
+    for shortcuts in ("A", "B"):
+        for stride in strides:
+            count = resnet_flops(depth, shortcuts, stride)
+            name = f"option {shortcuts}" + (f", stride on {stride}" if len(strides) > 1 else "")
+            out[f"{name}, no FC"], out[f"{name}, with FC"] = count.low, count.high
+    return out
 
 
 def vgg_flops(depth: int) -> Count:

@@ -23,7 +23,8 @@ def test_resnet18_by_hand():
     # 9·64·128·28² = 57,802,752) and three 3x3 layers costing as much as conv2_x's.
     first = 9 * 64 * 128 * 28 * 28
     assert resnet_flops(18).main == 118_013_952 + 4 * CONV3_64_AT_56 + 3 * (first + 3 * CONV3_64_AT_56) == 1_794_293_760
-    assert resnet_flops(18).projections == 3 * 64 * 128 * 28 * 28  # option B: one 1x1 projection per widening stage
+    assert resnet_flops(18, "B").projections == 3 * 64 * 128 * 28 * 28  # one 1x1 projection per widening stage
+    assert resnet_flops(18, "A").projections == 0  # identity shortcuts with zero-padding: no multiply-adds
     assert resnet_flops(18).head == 512 * 1000
 
 
@@ -36,8 +37,23 @@ def test_deeper_bottleneck_nets_add_whole_blocks():
 
 
 def test_plain_counterpart_has_no_projections_only():
-    plain, residual = resnet_flops(34, shortcuts=False), resnet_flops(34)
+    plain, residual = resnet_flops(34, "plain"), resnet_flops(34, "B")
     assert (plain.main, plain.head, plain.projections) == (residual.main, residual.head, 0)
+    assert resnet_flops(34, "A") == plain
+
+
+def test_stride_on_the_3x3_runs_each_first_1x1_at_the_larger_side():
+    # conv3_1, conv4_1, conv5_1: the first 1x1 (c_in -> w) at side 2s instead of s: 3 · c_in·w·(4s² - s²), the same
+    # 77,070,336 in each stage (256·128·(56² - 28²)).
+    extra = resnet_flops(50, stride="3x3").main - resnet_flops(50).main
+    assert extra == 3 * 256 * 128 * (56 ** 2 - 28 ** 2) == 231_211_008
+    assert resnet_flops(18, stride="3x3") == resnet_flops(18)  # basic blocks stride their first 3x3 either way
+
+
+@pytest.mark.parametrize("depth,documented", [(18, 1.81), (34, 3.66), (50, 4.09)])
+def test_torchvision_documented_gflops(depth, documented):
+    """An independent count: torchvision's documented GFLOPS (option B, FC included, stride on the 3x3)."""
+    assert round(resnet_flops(depth, "B", "3x3").high / 1e9, 2) == documented
 
 
 def test_vgg16_by_hand():
@@ -61,6 +77,8 @@ def test_cifar_resnet20_by_hand():
 def test_depths_not_in_the_paper_are_refused():
     with pytest.raises(KeyError, match="Table 1 has no 20-layer network"):
         resnet_flops(20)
+    with pytest.raises(ValueError, match="shortcuts 'C'"):
+        resnet_flops(34, "C")
     with pytest.raises(ValueError, match="6n\\+2"):
         cifar_resnet_params(21)
 
@@ -69,8 +87,7 @@ def test_depths_not_in_the_paper_are_refused():
                                             ("a 448x448 input (4x the pixels)", 4.0)])
 def test_likely_counting_mistakes_are_refuted(mistake, factor):
     """The value rule, with this example's tolerance, refuses a count off by a convention the paper rules out."""
-    count, half_unit = resnet_flops(50), Tolerance("half_unit_1dp", abs=0.05)
-    honest = value_rule(count.high / 1e9, count.low / 1e9, count.high / 1e9, 3.8, None, half_unit)
-    wrong = value_rule(factor * count.high / 1e9, factor * count.low / 1e9, factor * count.high / 1e9, 3.8, None,
-                       half_unit)
+    flops, half_unit = resnet_flops(101).high / 1e9, Tolerance("half_unit_1dp", abs=0.05)
+    honest = value_rule(flops, None, None, 7.6, None, half_unit)
+    wrong = value_rule(factor * flops, None, None, 7.6, None, half_unit)
     assert (honest.verdict, wrong.verdict) == ("verified", "refuted"), mistake
