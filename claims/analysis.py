@@ -1,10 +1,15 @@
 """How claims about trained weights (§4.5, Figure 7, App. D.7) turn analysis-tier results into checks.
 
 The analysis tier (`measure/tiers/analysis.py`) hands back per-unit scores — per patch for the position
-embeddings, per image for attention distance — oriented so that higher is what the paper says. A check orders
-them against a reference (0, or a distance every head would reach by attending to the nearer half of the image)
-or another model's, with the plugin's paired bootstrap. Offline the tier is not run: the check records what it
-would have checked and what to provide.
+embeddings, per image for attention distance. A check orders them against a reference (0, or the distance of a
+head spread evenly over a stated share of the image) or another model's, with the plugin's paired bootstrap.
+Offline the tier is not run: the check records what it would have checked and what to provide.
+
+The paper shows one model per panel: Figure 7 (center) the position embeddings of ViT-L/32; Figure 7 (right) and
+Figure 11 the attention distances of ViT-L/16 (16 heads, 224-pixel images), and Figure 11 those of R50+ViT-L/16,
+a hybrid never released. Those models decide; the same check on another public model is run too, but a failure
+there would be about a model the paper never showed (App. D.4: the position-embedding pattern "depends on the
+training hyperparameters"), so it carries `cannot_refute` (`not_shown`).
 """
 
 from __future__ import annotations
@@ -21,8 +26,24 @@ from pytest_claims import Plan
 
 # Every public ImageNet-21k ViT, and the public hybrid (the paper's panels: ViT-L/32 and ViT-L/16).
 MODELS = ("ViT-B/32", "ViT-B/16", "ViT-L/32", "ViT-L/16", "ViT-H/14", "R50+ViT-B/16")
+# The models each panel shows (panel titles of the figures; the captions: "16 heads", "Image width is 224 pixels"),
+# and why another model's failure says nothing about the panel.
+SHOWN = {
+    "posemb": (("ViT-L/32",), "Figure 7 (center) shows the position embeddings of ViT-L/32 only, and App. D.4 says "
+                              "the pattern \"depends on the training hyperparameters\" (Figure 10)"),
+    "attention": (("ViT-L/16",), "Figure 7 (right) and Figure 11 show the attention distances of ViT-L/16 only (and, "
+                                 "in Figure 11, of R50+ViT-L/16, never released)"),
+}
 WEIGHTS_TIER = "analysis (public ImageNet-21k checkpoint: weights only)"
 IMAGES_TIER = "analysis (public ImageNet-21k checkpoint on the first 128 ImageNet val images, App. D.7)"
+
+
+def not_shown(model: str, panel: str) -> str | None:
+    """Why a check on `model` cannot refute the paper's `panel` ("posemb" | "attention"); None for its own model."""
+    models, where = SHOWN[panel]
+    if model in models:
+        return None
+    return f"the paper does not show {model}: {where}; a failure on another model cannot refute the figure"
 
 
 def plan(method: str, a_label: str, b_label: str, description: str) -> Plan:
@@ -39,7 +60,7 @@ def measured(claim_check: Any, evidence: Any, models: list[Model], method: str, 
 def details(*results: TierResult, figure: dict[str, Any] | None = None) -> dict[str, Any]:
     """What a record keeps: each checkpoint and how it was read, the statistic, and the figure of the check."""
     keep = ("statistic", "grid", "dim", "pixels_per_patch", "layers", "heads", "references_px", "per_layer_mean_px",
-            "examples", "pipeline")
+            "class_token", "examples", "pipeline")
     out: dict[str, Any] = {r.checkpoint: {"hub_id": r.metadata["checkpoint"].get("hub_id"),
                                           "revision": r.metadata["checkpoint"].get("revision"),
                                           **{k: r.metadata[k] for k in keep if k in r.metadata}} for r in results}
@@ -62,13 +83,19 @@ def zeros_like(result: TierResult) -> np.ndarray:
 
 def check_model(claim_check: Any, evidence: Any, model: str, method: str, a_text: str, b_text: str,
                 description: str, *, reference: Callable[[TierResult], np.ndarray] | None = None,
+                reference_first: bool = False,
                 figure: Callable[[TierResult], dict[str, Any] | None] | None = None) -> None:
     """One model's per-unit scores of `method` ordered against `reference` (default 0) with the paired bootstrap:
-    "<model>: a_text" better than "b_text"; not run (with the plan) where the tier cannot measure it."""
+    "<model>: a_text" better than "b_text" (`reference_first`: "a_text" is the reference, better than
+    "<model>: b_text" — a statistic the paper says is small); not run (with the plan) where the tier cannot measure
+    it. A model its panel does not show cannot refute (`not_shown`), and its plan says so."""
     subject = Model(model, "imagenet21k")
-    planned = plan(method, f"{subject.label}: {a_text}", b_text, f"{subject.label}: {description}")
+    limit = not_shown(model, "posemb" if method.startswith("posemb") else "attention")
+    labels = (a_text, f"{subject.label}: {b_text}") if reference_first else (f"{subject.label}: {a_text}", b_text)
+    planned = plan(method, *labels, f"{subject.label}: {description}" + (f"; {limit}" if limit else ""))
     (result,) = measured(claim_check, evidence, [subject], method, planned)
     b = reference(result) if reference is not None else zeros_like(result)
-    claim_check.ordering_scores(result.scores, b, metric="mean", tier=result.label, a_label=planned.a_label,
-                                b_label=planned.b_label,
+    a, b = (b, result.scores) if reference_first else (result.scores, b)
+    claim_check.ordering_scores(a, b, metric="mean", tier=result.label, a_label=planned.a_label,
+                                b_label=planned.b_label, cannot_refute=limit,
                                 details=details(result, figure=figure(result) if figure is not None else None))

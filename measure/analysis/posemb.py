@@ -10,9 +10,15 @@ claim can put an interval on them over the patches:
   and the Euclidean grid distance to it (negative: similarity falls with distance);
 * `row_column_excess` — for each patch, how much more similar its same-row / same-column partners are than
   other patches *at the same distance*: each such partner's similarity minus the similarity of the off-axis
-  patches interpolated (linearly, in distance) at that partner's distance, averaged; partners whose distance
-  the off-axis distances do not bracket (the nearest neighbours, at distance 1 < √2) are left out, so nothing
-  is extrapolated.
+  patches at that partner's distance — their mean similarity at each distance they occur at, interpolated by a
+  cubic spline in distance — averaged; partners whose distance the off-axis distances do not bracket (the
+  nearest neighbours, at distance 1 < √2) are left out, so nothing is extrapolated.
+
+Similarity is the cosine (`cosine_similarity`), as the paper's figure shows it: the norms of the embeddings do
+not enter. On embeddings with no row-column structure — an isotropic similarity, a function of the distance alone
+— `row_column_excess` reads ≈ 0: the spline's error at the on-axis distances stays below 3·10⁻⁴ on Gaussian and
+exponential kernels over 7 x 7 to 14 x 14 grids (linear interpolation: up to 10⁻²), while comparing same-row/column
+partners with all other patches regardless of distance reads +0.06 to +0.25 there (the partners are nearer).
 """
 
 from __future__ import annotations
@@ -62,7 +68,10 @@ def distance_falloff(similarity: np.ndarray, rows: int, cols: int) -> np.ndarray
 
 def row_column_excess(similarity: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """Per patch: mean over its same-row/column partners of (their similarity − the off-axis similarity
-    interpolated at their distance); NaN for a patch without a bracketed partner."""
+    interpolated, by a cubic spline over the off-axis distances, at their distance); NaN for a patch without a
+    bracketed partner."""
+    from scipy.interpolate import CubicSpline
+
     r, c = np.divmod(np.arange(rows * cols), cols)
     distances = grid_distances(rows, cols)
     out = np.full(rows * cols, np.nan)
@@ -77,7 +86,7 @@ def row_column_excess(similarity: np.ndarray, rows: int, cols: int) -> np.ndarra
         d_on = distances[p][on_axis]
         inside = (d_on >= levels[0]) & (d_on <= levels[-1])
         if inside.any():
-            expected = np.interp(d_on[inside], levels, profile)
+            expected = CubicSpline(levels, profile)(d_on[inside]) if len(levels) > 1 else profile
             out[p] = float(np.mean(similarity[p][on_axis][inside] - expected))
     return out
 

@@ -6,11 +6,20 @@ Each method hands back per-unit scores (higher: more as the paper says) for a cl
   similarity of its position embedding with every other patch's and the grid distance (`measure.analysis.posemb`);
 * ``posemb_row_column`` (``weights``) — per patch, how much more similar same-row/column patches are than
   other patches at the same distance;
-* ``attention_depth`` (``imagenet``) — per image, Spearman's rho between layer and head-averaged mean attention
-  distance (App. D.7's definition, `measure.analysis.attention`);
-* ``attention_lowest_layer`` (``imagenet``) — per image, the mean attention distance of the first layer's most
-  global head, in pixels (the references it is read against are in the metadata);
-* ``attention_early`` (``imagenet``) — per image, the mean attention distance over the first quarter of the layers.
+* ``attention_depth`` (``imagenet``) — per image, Spearman's rho between layer and mean attention distance over the
+  layer's heads (App. D.7's definition, `measure.analysis.attention`);
+* ``attention_lowest_layer`` (``imagenet``) — per image, the distance (px) of the first layer's most global head,
+  chosen on the other images (two-fold cross-fitting: an unbiased reading of "some head");
+* ``attention_early_local`` (``imagenet``) — per image, the distance (px) of each of the first quarter of the
+  layers' most local head (chosen on the other images), averaged;
+* ``attention_local_depth`` (``imagenet``) — per image, Spearman's rho between layer and the layer's most local
+  head's distance (chosen on the other images);
+* ``attention_second_half_wide`` (``imagenet``) — per image, the share of the heads of the second half of the
+  layers reaching farther than a head spread evenly over the nearer half of the image.
+
+Every attention method leaves out the heads that attend mostly to the class token (more than half their weight on
+average: `measure.analysis.attention.CLASS_TOKEN_DOMINATED`) and records each head's class-token mass. The
+references the scores are read against (uniform, nearer half, nearest eighth of the image, px) are in the metadata.
 
 The attention methods read the first `IMAGES` ImageNet validation images (the paper: "128 example images", not
 named) through the vit_jax evaluation pipeline at the checkpoint's resolution; the per-image, per-layer,
@@ -90,36 +99,31 @@ class AnalysisTier:
         data = opened[("imagenet", "val")]
         images = Subset(data, range(min(IMAGES, len(data))))
         fingerprint = dataset_fingerprint(images)
-        distances = self.distances(runner, loaded, images, fingerprint, spec.resolution)
+        distances, class_mass = self.distances(runner, loaded, images, fingerprint, spec.resolution)
         rows, cols, pixels = attention.grid_of(loaded.model, spec.resolution)
         references = {"uniform": attention.uniform_distance(rows, cols, pixels),
-                      "nearer_half": attention.nearer_half_distance(rows, cols, pixels)}
-        early = attention.early_layers(distances.shape[1])
-        statistic = {
-            "attention_depth": (attention.depth_trend,
-                                "Spearman rho between layer and head-averaged mean attention distance, per image"),
-            "attention_lowest_layer": (attention.lowest_layer_widest,
-                                       "mean attention distance (px) of the first layer's most global head, per image"),
-            "attention_early": (attention.early_mean,
-                                f"mean attention distance (px) over every head of the first {early} layer(s), per image"),
-        }[method]
+                      "nearer_half": attention.nearer_half_distance(rows, cols, pixels),
+                      "local": attention.local_distance(rows, cols, pixels)}
+        scores, what = attention_statistic(method, distances, class_mass, references)
         examples = {"dataset": "imagenet", "split": "val", "n": len(images), "fingerprint": fingerprint}
         provenance = checkpoint_provenance(loaded)
         preprocessing = VIT_JAX.describe(loaded.data_config, spec.resolution)
         label = f"analysis: attention distance (App. D.7) on {len(images)} ImageNet val images"
-        metadata = {"tier": "analysis", "tier_label": label, "method": method, "statistic": statistic[1],
+        metadata = {"tier": "analysis", "tier_label": label, "method": method, "statistic": what,
                     "grid": [rows, cols], "pixels_per_patch": pixels, "layers": int(distances.shape[1]),
                     "heads": int(distances.shape[2]), "references_px": references, "examples": examples,
                     "checkpoint": provenance, "pipeline": preprocessing,
                     "per_layer_mean_px": [round(float(v), 2) for v in distances.mean(axis=(0, 2))],
+                    "class_token": attention.class_token_summary(class_mass),
                     "figure_series": attention.per_head_figure(distances, spec.paper_model)}
         return TierResult(tier="analysis", label=label, dataset="imagenet", checkpoint=spec.key, correct=None,
-                          scores=statistic[0](distances), examples=examples, provenance=provenance["provenance"],
+                          scores=scores, examples=examples, provenance=provenance["provenance"],
                           method=method, metadata=metadata, pipeline=preprocessing)
 
     @staticmethod
-    def distances(runner: Any, loaded: Any, images: Any, fingerprint: str, resolution: int) -> np.ndarray:
-        """(images, layers, heads) mean attention distances, computed once per checkpoint and image set."""
+    def distances(runner: Any, loaded: Any, images: Any, fingerprint: str, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+        """(images, layers, heads) mean attention distances and class-token masses, computed once per checkpoint
+        and image set."""
         import torch
 
         from measure.analysis import attention
@@ -128,18 +132,58 @@ class AnalysisTier:
 
         vit = loaded.model
         layers, heads = len(vit.blocks), int(vit.blocks[0].attn.num_heads)
+        size = layers * heads
 
         class Probe(torch.nn.Module):
-            """The model's attention distances as its output, so the batched, cached inference runs it."""
+            """The model's attention distances and class-token masses as its output, so the batched, cached
+            inference runs it."""
 
             def __init__(self) -> None:
                 super().__init__()
                 self.vit = vit
 
             def forward(self, x: torch.Tensor) -> torch.Tensor:
-                return torch.from_numpy(attention.attention_distances(self.vit, x, resolution)).flatten(1)
+                distance, mass = attention.attention_distances(self.vit, x, resolution)
+                return torch.from_numpy(np.concatenate([distance.reshape(len(x), -1), mass.reshape(len(x), -1)], 1))
 
-        recipe = {"tier": "analysis", "output": "attention_distance", "code": code_version(attention)}
-        inference = runner.infer(loaded, images, "imagenet", "val", recipe, lambda d: {"distance": d}, fingerprint,
+        recipe = {"tier": "analysis", "output": "attention_distance+class_token_mass",
+                  "code": code_version(attention)}
+        inference = runner.infer(loaded, images, "imagenet", "val", recipe,
+                                 lambda d: {"distance": d[:, :size], "class_token_mass": d[:, size:]}, fingerprint,
                                  preprocessing=VIT_JAX.describe(loaded.data_config, resolution), model=Probe())
-        return np.asarray(inference.arrays["distance"], dtype=np.float64).reshape(-1, layers, heads)
+        return tuple(np.asarray(inference.arrays[name], dtype=np.float64).reshape(-1, layers, heads)
+                     for name in ("distance", "class_token_mass"))
+
+
+def attention_statistic(method: str, distances: np.ndarray, class_mass: np.ndarray,
+                        references: dict[str, float]) -> tuple[np.ndarray, str]:
+    """The per-image scores of attention `method` and what they are, from the (images, layers, heads) distances
+    and class-token masses and the grid's references (px)."""
+    from measure.analysis import attention
+
+    early, late = attention.early_layers(distances.shape[1]), attention.second_half(distances.shape[1])
+    wide = references["nearer_half"]
+    dropped = f"heads with class-token mass above {attention.CLASS_TOKEN_DOMINATED} left out"
+    chosen = f"{dropped}; each head chosen on the other fold of the images (even/odd positions)"
+    statistics = {
+        "attention_depth": (lambda: attention.depth_trend(distances, class_mass),
+                            f"Spearman rho between layer and the layer's mean attention distance over its heads, "
+                            f"per image ({dropped})"),
+        "attention_lowest_layer": (lambda: attention.lowest_layer_widest(distances, class_mass),
+                                   f"mean attention distance (px) of the first layer's most global head, per image "
+                                   f"({chosen})"),
+        "attention_early_local": (lambda: attention.low_layers_local(distances, class_mass),
+                                  f"mean attention distance (px) of each of the first {early} layer(s)' most local "
+                                  f"head, averaged, per image ({chosen})"),
+        "attention_local_depth": (lambda: attention.local_depth_trend(distances, class_mass),
+                                  f"Spearman rho between layer and the layer's most local head's mean attention "
+                                  f"distance, per image ({chosen})"),
+        "attention_second_half_wide": (lambda: attention.second_half_wide_share(distances, class_mass, wide),
+                                       f"share of the heads of layers {late.start}-{late.stop - 1} (from 0) reaching "
+                                       f"farther than {wide:.1f} px (a head spread evenly over the nearer half of "
+                                       f"the image), per image ({dropped})"),
+    }
+    if method not in statistics:
+        raise ValueError(f"unknown attention method {method!r}: one of {', '.join(statistics)}")
+    compute, what = statistics[method]
+    return compute(), what
