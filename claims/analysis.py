@@ -90,9 +90,11 @@ def check_model(claim_check: Any, evidence: Any, model: str, method: str, a_text
     "<model>: b_text" — a statistic the paper says is small); not run (with the plan) where the tier cannot measure
     it. A model its panel does not show cannot refute (`not_shown`), and its plan says so."""
     subject = Model(model, "imagenet21k")
-    limit = not_shown(model, "posemb" if method.startswith("posemb") else "attention")
+    panel = "posemb" if method.startswith("posemb") else "attention"
+    limit = not_shown(model, panel)
     labels = (a_text, f"{subject.label}: {b_text}") if reference_first else (f"{subject.label}: {a_text}", b_text)
-    planned = plan(method, *labels, f"{subject.label}: {description}" + (f"; {limit}" if limit else ""))
+    planned = plan(method, *labels, f"{subject.label}: {description}; "
+                                    f"{limit or 'the model the paper shows: ' + SHOWN[panel][1]}")
     (result,) = measured(claim_check, evidence, [subject], method, planned)
     b = reference(result) if reference is not None else zeros_like(result)
     a, b = (b, result.scores) if reference_first else (result.scores, b)
