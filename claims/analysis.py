@@ -29,10 +29,10 @@ MODELS = ("ViT-B/32", "ViT-B/16", "ViT-L/32", "ViT-L/16", "ViT-H/14", "R50+ViT-B
 # The models each panel shows (panel titles of the figures; the captions: "16 heads", "Image width is 224 pixels"),
 # and why another model's failure says nothing about the panel.
 SHOWN = {
-    "posemb": (("ViT-L/32",), "Figure 7 (center) shows the position embeddings of ViT-L/32 only, and App. D.4 says "
-                              "the pattern \"depends on the training hyperparameters\" (Figure 10)"),
-    "attention": (("ViT-L/16",), "Figure 7 (right) and Figure 11 show the attention distances of ViT-L/16 only (and, "
-                                 "in Figure 11, of R50+ViT-L/16, never released)"),
+    "posemb": (("ViT-L/32",), ("Figure 7 (center) shows the position embeddings of ViT-L/32 only, and App. D.4 says "
+                               "the pattern \"depends on the training hyperparameters\" (Figure 10)")),
+    "attention": (("ViT-L/16",), ("Figure 7 (right) and Figure 11 show the attention distances of ViT-L/16 only (and, "
+                                  "in Figure 11, of R50+ViT-L/16, never released)")),
 }
 WEIGHTS_TIER = "analysis (public ImageNet-21k checkpoint: weights only)"
 IMAGES_TIER = "analysis (public ImageNet-21k checkpoint on the first 128 ImageNet val images, App. D.7)"

@@ -167,21 +167,21 @@ def attention_statistic(method: str, distances: np.ndarray, class_mass: np.ndarr
     chosen = f"{dropped}; each head chosen on the other fold of the images (even/odd positions)"
     statistics = {
         "attention_depth": (lambda: attention.depth_trend(distances, class_mass),
-                            f"Spearman rho between layer and the layer's mean attention distance over its heads, "
-                            f"per image ({dropped})"),
+                            (f"Spearman rho between layer and the layer's mean attention distance over its heads, "
+                             f"per image ({dropped})")),
         "attention_lowest_layer": (lambda: attention.lowest_layer_widest(distances, class_mass),
-                                   f"mean attention distance (px) of the first layer's most global head, per image "
-                                   f"({chosen})"),
+                                   (f"mean attention distance (px) of the first layer's most global head, per image "
+                                    f"({chosen})")),
         "attention_early_local": (lambda: attention.low_layers_local(distances, class_mass),
-                                  f"mean attention distance (px) of each of the first {early} layer(s)' most local "
-                                  f"head, averaged, per image ({chosen})"),
+                                  (f"mean attention distance (px) of each of the first {early} layer(s)' most local "
+                                   f"head, averaged, per image ({chosen})")),
         "attention_local_depth": (lambda: attention.local_depth_trend(distances, class_mass),
-                                  f"Spearman rho between layer and the layer's most local head's mean attention "
-                                  f"distance, per image ({chosen})"),
+                                  (f"Spearman rho between layer and the layer's most local head's mean attention "
+                                   f"distance, per image ({chosen})")),
         "attention_second_half_wide": (lambda: attention.second_half_wide_share(distances, class_mass, wide),
-                                       f"share of the heads of layers {late.start}-{late.stop - 1} (from 0) reaching "
-                                       f"farther than {wide:.1f} px (a head spread evenly over the nearer half of "
-                                       f"the image), per image ({dropped})"),
+                                       (f"share of the heads of layers {late.start}-{late.stop - 1} (from 0) reaching "
+                                        f"farther than {wide:.1f} px (a head spread evenly over the nearer half of "
+                                        f"the image), per image ({dropped})")),
     }
     if method not in statistics:
         raise ValueError(f"unknown attention method {method!r}: one of {', '.join(statistics)}")
