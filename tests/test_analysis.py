@@ -181,6 +181,10 @@ def test_attention_checks_read_the_same_images_and_cache_their_distances(trusted
     (first,), (second,) = depth, widest
     assert first.examples == second.examples and first.n == len(trusted.val_labels)  # 12 fake images < 128
     assert first.metadata["layers"] == 9 and first.metadata["heads"] == 3
+    # every head's class-token mass is recorded (the planted class token draws ≤ 1/101 of a head's attention)
+    mass = np.array(first.metadata["class_token"]["mass"])
+    assert mass.shape == (9, 3) and mass.max() <= 0.011 and first.metadata["class_token"]["dominated"] == []
+    assert set(first.metadata["references_px"]) == {"uniform", "nearer_half", "local"}
     entries = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert len(entries) == 1  # one cached set of distances serves every attention method
 
