@@ -13,7 +13,9 @@ It trains 9 more runs than the small-data study: the cold main job on 2 cores to
 
 Checks (per test image, correctness averaged over the seeds; a paired bootstrap over the 500 images):
 * ``test_position_encoding_beats_none_on_digits[1d|2d|relative]`` — the ViT with that encoding better than the one
-  with none;
+  with none; ``cannot_verify`` too: without a position encoding the ViT sees an 8×8 digit as a bag of sixteen 2×2
+  patches, which loses most of the digit's shape — far more than a bag of 196 16×16 patches of a 224-px image —
+  so the no-embedding side is handicapped here beyond the paper's setting, in the claim's favour;
 * ``test_position_encodings_comparable_on_digits[a-vs-b]`` — for every ordered pair of the three encodings, a better
   than or comparable to b: non-inferiority with the declared margin ``posemb_analogue`` of [tool.claims.margins]
   (both directions of a pair together make "about equal").
@@ -45,6 +47,9 @@ LABELS = {NONE: "no position embedding", "vit": "1-D position embedding (default
           "vit-2d": "2-D position embedding", "vit-relative": "relative position logits"}
 LIMIT = ("a small-scale analogue — a 3-layer ViT trained from scratch on 1297 8×8 digits — shows the direction of "
          "the effect at that scale; it cannot refute the paper's ViT-B/16 result at ImageNet scale")
+HANDICAP = ("the model without a position embedding sees an 8×8 digit as a bag of sixteen 2×2 patches, which loses "
+            "most of the digit's shape (far more than 196 16×16 patches of a 224-px image lose): a gap here is "
+            "larger than the paper's setting would give, so it cannot verify the paper's 'large gap'")
 MARGIN = "posemb_analogue"
 OPTION_NEED = ("--claims-posemb-analogue: trains Table 8's digits analogue (3 position encodings × 3 seeds of the "
                "small-data ViT: the cold main job takes ~1.5 min longer on 2 cores)")
@@ -96,7 +101,7 @@ def test_position_encoding_beats_none_on_digits(claim_check, posemb_ablation_stu
     study = _ready(claim_check, posemb_ablation_study, plan, (model, NONE))
     claim_check.ordering_scores(seed_averaged(study, model, SIZE), seed_averaged(study, NONE, SIZE), metric="mean",
                                 tier=TIER, a_label=LABELS[model], b_label=LABELS[NONE],
-                                details=_details(study, (model, NONE)), cannot_refute=LIMIT)
+                                details=_details(study, (model, NONE)), cannot_refute=LIMIT, cannot_verify=HANDICAP)
 
 
 @pytest.mark.parametrize("a, b", PAIRS, ids=[f"{ENCODINGS[a]}-vs-{ENCODINGS[b]}" for a, b in PAIRS])
