@@ -274,3 +274,77 @@ def test_a_variant_well_below_the_default_refutes_little_to_no_difference():
     # the other direction refutes
     assert judged("posemb-ablation", TABLE8.test_position_embeddings_comparable_in_table8, lowered,
                   TABLE8.DEFAULT).verdict == "refuted"
+
+
+# -- the reproducibility answers follow the evidence -------------------------------------------------------------------
+
+def _check(claim: str, check_id: str, verdict: str, **extra) -> dict:
+    return {"id": check_id, "nodeid": f"claims/x.py::{check_id}", "verdict": verdict, "reason": "", **extra}
+
+
+def _document(harness: str | None = "verified", small_data: str = "verified",
+              tiers: tuple[str, ...] = ("eval", "finetune", "probe")) -> dict:
+    """A report document as the plugin assembles it, with the evidence the answers read."""
+    claims = [
+        {"id": "posemb-interpolation", "verdict": "verified", "families": [{"family": "mechanism", "verdict": "verified"}],
+         "checks": [_check("posemb-interpolation", "test_interpolation[a]", "verified")]},
+        {"id": "small-data-inductive-bias", "verdict": small_data, "families": [],
+         "checks": [_check("small-data-inductive-bias", f"test_digits[{i}]", small_data, details={"seeds": [0, 1, 2]})
+                    for i in range(3)]},
+        {"id": "claim1-vit-vs-sota", "verdict": "inconclusive",
+         "families": [{"family": "finetune", "verdict": "verified" if "finetune" in tiers else "not_run"}],
+         "checks": [_check("claim1-vit-vs-sota", "test_vit_l16_i21k_better_or_comparable_to_bit_m_r152x4_probe[pets]",
+                           "verified" if "probe" in tiers else "not_run",
+                           needs=[] if "probe" in tiers else ["select tier probe"]),
+                    _check("claim1-vit-vs-sota", "test_vit_l16_jft_outperforms_bit_l_in_table2[imagenet]", "verified"),
+                    _check("claim1-vit-vs-sota", "test_vit_l16_i21k_finetune[cifar10]", "not_run",
+                           needs=["CIFAR-10 not found under --claims-data DIR"])
+                    if "finetune" in tiers else None]},
+    ]
+    for claim in claims:
+        claim["checks"] = [c for c in claim["checks"] if c]
+    if harness is not None:
+        claims.append({"id": "harness-references", "verdict": harness, "families": [],
+                       "checks": [_check("harness-references", "test_timm_published_top1_is_reproduced[x]", harness)]})
+    return {"claims": claims, "run": {"configuration": {"tiers": list(tiers), "seeds": "0", "data": {"exists": False}}},
+            "environment": {"packages": {"torch": "2.x"}}}
+
+
+def _answers(document: dict) -> dict[str, str]:
+    from fixtures.reproducibility import QUESTIONS
+
+    return {question.__name__: question(document)["answer"] for question in QUESTIONS}
+
+
+def test_the_reproducibility_answers_change_with_the_evidence():
+    base = _answers(_document())
+    assert "Conversions are checked, not assumed" in base["framework"]
+    altered = {"harness refuted": _answers(_document(harness="refuted")),
+               "harness not run": _answers(_document(harness="not_run")),
+               "harness absent": _answers(_document(harness=None)),
+               "small-data in error": _answers(_document(small_data="error")),
+               "tiers: eval only": _answers(_document(tiers=("eval",)))}
+    for case in ("harness refuted", "harness not run", "harness absent"):
+        assert altered[case]["framework"] != base["framework"], case
+        assert "Conversions are checked, not assumed" not in altered[case]["framework"], case
+    assert "found a disagreement" in altered["harness refuted"]["framework"]
+    assert altered["small-data in error"]["initialisation"] != base["initialisation"]
+    assert "ended in error" in altered["small-data in error"]["initialisation"]
+    assert altered["small-data in error"]["datasets"] != base["datasets"]
+    eval_only = altered["tiers: eval only"]
+    for question in ("initialisation", "hyperparameters", "baselines", "datasets"):
+        assert eval_only[question] != base[question], question
+    assert "was not selected" in eval_only["hyperparameters"] and "fine-tuned nothing" in eval_only["initialisation"]
+    assert "CIFAR-10 (1)" in base["datasets"] and "No check of this run waits on a dataset" in eval_only["datasets"]
+    assert "in 1 of 1 checks (1 verified" in base["baselines"] and "in 0 of 1 checks (1 not run" in eval_only["baselines"]
+
+
+def test_the_hyperparameter_answer_names_each_contradiction_it_counts(monkeypatch):
+    import paper as paper_data
+
+    answer = _answers(_document())["hyperparameters"]
+    # paper/inconsistencies.csv: R50+ViT-L/32's base lr 2·10^-4 against ViT-L/32's 6·10^-4 (Table 3)
+    assert ("in 1 place (R50+ViT-L/32 / JFT-300M Base LR 0.0002 against ViT-L/32 / JFT-300M's 0.0006)" in answer)
+    monkeypatch.setattr(paper_data, "inconsistencies", lambda **_: [])
+    answer = _answers(_document())["hyperparameters"]
+    assert "agrees with App. B.1" in answer and "R50+ViT-L/32" not in answer and "place" not in answer
