@@ -28,6 +28,8 @@ Table 5 prints one value per cell, without ±, so the cells are compared as prin
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 import paper
@@ -100,7 +102,7 @@ def test_base_comparable_to_large_after_i21k_in_table5(claim_check, case):
 PRETRAININGS = ("imagenet", "imagenet21k", "jft300m")  # smallest to largest, as Figure 3's x axis
 PAIRS = {"vit_l16-vit_b16": ("ViT-L/16", "ViT-B/16"), "vit_l32-vit_b32": ("ViT-L/32", "ViT-B/32")}
 STEPS = {f"{pair}-{smaller}<{larger}": (*PAIRS[pair], smaller, larger) for pair in PAIRS
-         for smaller, larger in zip(PRETRAININGS, PRETRAININGS[1:])}
+         for smaller, larger in itertools.pairwise(PRETRAININGS)}
 
 
 def _advantage(large: str, base: str, pretraining: str) -> tuple[float, list[paper.PaperNumber]]:

@@ -22,6 +22,7 @@ reads it: from each small-budget hybrid to the next hybrid by compute, the lead 
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -119,7 +120,7 @@ def test_hybrid_comparable_to_vit_at_large_compute_in_table6(claim_check, row):
                     f"printed")
 
 
-STEPS = [(lower, higher) for lower, higher in zip(BY_COMPUTE, BY_COMPUTE[1:]) if _exaflops(lower) < SMALL_BUDGET]
+STEPS = [(lower, higher) for lower, higher in itertools.pairwise(BY_COMPUTE) if _exaflops(lower) < SMALL_BUDGET]
 
 
 @pytest.mark.parametrize("lower,higher", STEPS, ids=[f"{_id(a)}>{_id(b)}" for a, b in STEPS])
