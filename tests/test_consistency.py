@@ -225,6 +225,15 @@ def test_the_large_advantage_is_read_at_every_step_of_the_three_pretraining_sets
     assert {m for m in TABLE5.LARGER} == {"ViT-L/16", "ViT-L/32", "ViT-H/14"}
 
 
+def test_the_seeds_wording_does_not_hold_from_i21k_to_jft_in_six_cells():
+    """What claim 2's docstring and caveat say of Table 5: JFT-300M at or below ImageNet-21k in 6 of 30 cells."""
+    cells = [(n.model, n.dataset) for n in paper.numbers(table="Table 5", pretraining="jft300m")
+             if n.value <= paper.number(table="Table 5", pretraining="imagenet21k", model=n.model, dataset=n.dataset).value]
+    assert len(paper.numbers(table="Table 5", pretraining="jft300m")) == 30
+    assert sorted(cells) == [("ViT-B/32", "cifar10"), ("ViT-B/32", "cifar100"), ("ViT-B/32", "imagenet"),
+                             ("ViT-B/32", "imagenet_real"), ("ViT-L/16", "flowers102"), ("ViT-L/32", "cifar100")]
+
+
 # -- claim 3 by compute ------------------------------------------------------------------------------------------------
 
 def test_hybrids_are_ordered_and_split_by_compute_not_by_name():
