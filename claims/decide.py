@@ -6,10 +6,16 @@ checked (a `Plan`: the kind, the two sides and the margin, or the paper cell and
 needs, and how each side would be read: preprocessing pipeline and representation), and this is where a
 claim says when a measurement cannot refute it, or cannot verify it:
 
-* cannot refute — the sides were not read alike (another pipeline or representation kind), a substitute
-  checkpoint biased against the claim, a shortened recipe, or side A handicapped;
-* cannot verify — side B handicapped (measured under conditions that can only lower it, e.g. a ResNet
+* cannot refute — the sides were not read alike (another pipeline, representation kind, or evaluation
+  resolution / resize after fine-tuning), a substitute checkpoint biased against the claim, a shortened
+  recipe, or side A handicapped;
+* cannot verify — the sides were not read alike (a difference may come from the reading in either
+  direction), or side B handicapped (measured under conditions that can only lower it, e.g. a ResNet
   without BiT-HyperRule): a win against a handicapped rival proves nothing for the claim.
+
+Orderings after fine-tuning are judged over the fine-tuning seeds, paired by seed (`claim_check.ordering_draws`
+with the seeds as draws: seed-to-seed and example variance both count); with fewer than `SEEDS_NEEDED` seeds
+such an ordering cannot decide and says how many it needs.
 
 Value checks carry the independent references of their paper cell (paper/references.csv) beside it.
 """
@@ -28,6 +34,7 @@ from pytest_claims import Measurement, Plan
 
 PAPER_RECIPE_NEED = "the paper's fine-tuning recipe: run without --claims-finetune-steps / --claims-finetune-batch"
 FINETUNE_TIER = "finetune (paper recipe, App. B.1.1)"
+SEEDS_NEEDED = 2  # a spread between seeds needs two; the paper's values are over 3 (--claims-seeds 0,1,2)
 
 
 def tier_needed(tier: str, method: str | None = None) -> str:
@@ -38,10 +45,11 @@ def tier_needed(tier: str, method: str | None = None) -> str:
 
 
 def _reading_text(reading: Reading | None) -> str:
-    """How each side would be read, and — where that is not like for like — that the check cannot refute."""
+    """How each side would be read, and — where that is not like for like — that the check can neither verify nor
+    refute."""
     if reading is None:
         return ""
-    limits = f"; so it cannot refute: {'; '.join(reading.unlike)}" if reading.unlike else ""
+    limits = f"; so it can neither verify nor refute: {'; '.join(reading.unlike)}" if reading.unlike else ""
     return f"; {reading.describe()}{limits}"
 
 
@@ -50,7 +58,9 @@ def ordering_plan(tier: str, a: Model, b: Model, dataset: str, *, method: str | 
     relation = "better than" if margin is None else "better than or comparable to"
     how = f" ({method})" if tier == "probe" else ""
     pairing = ("per-example correctness paired, over repeated few-shot draws paired by draw"
-               if tier == "probe" and (method or "fewshot") == "fewshot" else "per-example correctness paired")
+               if tier == "probe" and (method or "fewshot") == "fewshot" else
+               f"per-example correctness paired, over the fine-tuning seeds paired by seed (at least {SEEDS_NEEDED} "
+               f"seeds; the paper's 3)" if tier == "finetune" else "per-example correctness paired")
     return Plan(kind="ordering", tier=tier_needed(tier, method), a_label=a.label, b_label=b.label, margin=margin,
                 description=f"{a.label} {relation} {b.label} on {dataset}{how}, {pairing}{_reading_text(reading)}")
 
@@ -90,7 +100,8 @@ def cannot_refute(*results: TierResult, biased: TierResult | None = None, bias: 
       recipe, and a shorter run can rank models differently;
     * the first side (A, claimed better) handicapped: measured under conditions that can only lower it.
     Either way a refutation would say nothing about the paper; a verification holds a fortiori (the
-    substitute, A's handicap) or only as labelled (shortened recipe).
+    substitute, A's handicap) or only as labelled (shortened recipe) — except for unlike readings, which
+    `cannot_verify` names too.
     """
     reasons = list(unlike(*results)) if results else []
     if biased is not None and biased.provenance == "substitute":
@@ -108,11 +119,51 @@ def cannot_refute(*results: TierResult, biased: TierResult | None = None, bias: 
 
 
 def cannot_verify(*results: TierResult) -> str | None:
-    """Why an ordering "A better than (or comparable to) B" on `results` cannot count for the claim: B (or any
-    side after the first) was measured under conditions that can only lower it (e.g. a ResNet fine-tuned
-    without BiT-HyperRule, the paper's second recipe for ResNets), which favours the claim."""
-    reasons = [f"{r.checkpoint} is handicapped in the claim's favour: {r.handicap}" for r in results[1:] if r.handicap]
+    """Why an ordering "A better than (or comparable to) B" on `results` cannot count for the claim: the sides
+    were not read alike (`measure.tiers.reading.unlike`: a difference may come from the reading, in either
+    direction), or B (or any side after the first) was measured under conditions that can only lower it (e.g.
+    a ResNet fine-tuned without BiT-HyperRule, the paper's second recipe for ResNets), which favours the claim."""
+    reasons = list(unlike(*results)) if results else []
+    reasons += [f"{r.checkpoint} is handicapped in the claim's favour: {r.handicap}" for r in results[1:] if r.handicap]
     return "; ".join(reasons) or None
+
+
+def seeds_of(result: TierResult) -> tuple[int, ...]:
+    """The fine-tuning seeds of `result`'s runs, in the order of `seeds_correct`."""
+    runs = (result.metadata or {}).get("runs") or ()
+    seeds = tuple(int(run["seed"]) for run in runs if "seed" in run)
+    return seeds if len(seeds) == len(result.seeds_correct) else tuple(range(len(result.seeds_correct)))
+
+
+def too_few_seeds(seeds: tuple[int, ...]) -> str | None:
+    """Why an ordering after fine-tuning on `seeds` cannot decide (None: enough seeds)."""
+    if len(seeds) >= SEEDS_NEEDED:
+        return None
+    return (f"{len(seeds)} fine-tuning seed{'s' if len(seeds) != 1 else ''} ({', '.join(map(str, seeds)) or 'none'}): "
+            f"an ordering after fine-tuning is judged over seeds paired by seed, since the spread between fine-tuning "
+            f"runs (the paper's ± is the std of 3) is part of its error; it needs at least {SEEDS_NEEDED} seeds — the "
+            f"paper's 3: --claims-seeds 0,1,2")
+
+
+def _join(*reasons: str | None) -> str | None:
+    return "; ".join(r for r in reasons if r) or None
+
+
+def _judge_over_seeds(claim_check: Any, first: TierResult, second: TierResult, common: dict[str, Any]) -> None:
+    """A finetune-tier ordering: seeds as draws (draw fraction 0: each seed is a fresh run), paired by seed; with
+    fewer than `SEEDS_NEEDED` seeds the one run's ordering is recorded but cannot verify or refute."""
+    seeds = seeds_of(first)
+    if seeds != seeds_of(second):
+        raise ValueError(f"cannot pair {first.checkpoint} and {second.checkpoint} by seed: seeds {seeds} vs "
+                         f"{seeds_of(second)}")
+    few = too_few_seeds(seeds)
+    if few is not None:
+        claim_check.ordering(first.correct, second.correct, **{
+            **common, "cannot_refute": _join(common["cannot_refute"], few),
+            "cannot_verify": _join(common["cannot_verify"], few)})
+        return
+    claim_check.ordering_draws(np.stack(first.seeds_correct), np.stack(second.seeds_correct), draw_fraction=0.0,
+                               **common)
 
 
 def compare(claim_check: Any, evidence: Any, tier: str, a: Model, b: Model, dataset: str, *,
@@ -120,14 +171,18 @@ def compare(claim_check: Any, evidence: Any, tier: str, a: Model, b: Model, data
     """The ordering "A better than B" (margin None) or "A better than or comparable to B" (margin) on
     `dataset` under `tier`. `bias`: B is (where its registry row is a substitute) biased against the
     claim for this reason, so the check cannot refute. Few-shot probes are judged over their repeated
-    draws (`claim_check.ordering_draws`), everything else on one set of per-example correctness."""
-    plan = ordering_plan(tier, a, b, dataset, method=method, margin=margin, reading=evidence.reading(tier, [a, b]))
+    draws and fine-tunes over their seeds (`claim_check.ordering_draws`), everything else on one set of
+    per-example correctness."""
+    plan = ordering_plan(tier, a, b, dataset, method=method, margin=margin,
+                         reading=evidence.reading(tier, [a, b], dataset=dataset))
     first, second = end_unless_measured(claim_check, evidence.measure(tier, [a, b], dataset, method), plan)
     limits = {"cannot_refute": cannot_refute(first, second, biased=second if bias else None, bias=bias or ""),
               "cannot_verify": cannot_verify(first, second)}
     common = {"tier": evidence.tier(first, second), "margin": margin, "a_label": evidence.label(a, first),
               "b_label": evidence.label(b, second), "details": evidence.details(first, second), **limits}
-    if first.draws_correct and second.draws_correct:
+    if first.tier == "finetune":
+        _judge_over_seeds(claim_check, first, second, common)
+    elif first.draws_correct and second.draws_correct:
         claim_check.ordering_draws(np.stack(first.draws_correct), np.stack(second.draws_correct),
                                    draw_fraction=max(first.draw_fraction, second.draw_fraction), **common)
     else:
@@ -191,7 +246,7 @@ def value_after_finetuning(claim_check: Any, evidence: Any, model: Model, number
     """A printed accuracy after the paper's fine-tuning recipe (Tables 2 and 5, small datasets); the paper
     prints the mean ± std of 3 runs, so it is judged on the seeds' mean. A handicapped model (a ResNet
     without BiT-HyperRule) cannot refute the cell: its measurement can only be too low."""
-    plan = value_plan("finetune", model, number, reading=evidence.reading("finetune", [model]))
+    plan = value_plan("finetune", model, number, reading=evidence.reading("finetune", [model], dataset=number.dataset))
     refs = references(number)
     paper_recipe_or_end(claim_check, evidence, number.dataset, number, plan)
     (result,) = end_unless_measured(claim_check, evidence.measure("finetune", [model], number.dataset), plan, number,

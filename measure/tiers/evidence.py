@@ -3,7 +3,8 @@
 `measure(tier, models, dataset, method)` resolves each paper model to its public checkpoint
 (`measure/tiers/models.py`; the probe tier reads the pre-logits twin where one is public), reads every side
 the same way where the registry allows it (`measure/tiers/reading.py`: one pipeline, one representation kind
-for the probe; each fine-tune through its authors' evaluation pipeline), measures them with the session's
+for the probe; each fine-tune through its authors' evaluation pipeline; after the finetune tier, each side's
+kept recipe names its evaluation resolution and resize), measures them with the session's
 `TierRunner`, and returns either one `TierResult` per model — over the same examples, in the same order, or
 it raises `ExampleMismatch` (a defect, never a verdict) — or one `Unavailable`:
 
@@ -53,8 +54,9 @@ class Evidence:
             specs.append(spec)
         return specs
 
-    def reading(self, tier: str, models: list[Model], pipeline: str = "") -> Reading:
-        """How `tier` would read each model (pipeline, representation) — from the registry, offline; a model
+    def reading(self, tier: str, models: list[Model], pipeline: str = "", dataset: str = "") -> Reading:
+        """How `tier` would read each model (pipeline, representation; after fine-tuning on `dataset`, each
+        recipe's evaluation resolution and resize) — from the registry and the run's recipes, offline; a model
         with nothing public is its unreleased row (which gives no representation)."""
         specs = []
         for model in models:
@@ -62,7 +64,7 @@ class Evidence:
             if isinstance(spec, Unavailable):
                 spec = self.find(model.paper_model, model.pretraining, model.finetuned_on, resolution=model.resolution)
             specs.append(spec)
-        return plan_reading(tier, specs, pipeline)
+        return plan_reading(tier, specs, pipeline, dataset, getattr(self.runner, "finetune_settings", None))
 
     @staticmethod
     def reading_rows(tier: str, specs: list[Any], pipeline: str = "") -> Reading:

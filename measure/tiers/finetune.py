@@ -3,8 +3,9 @@ ImageNet for the value cells that no released fine-tune reproduces.
 
 The lr (and for ResNets the recipe: the paper's or BiT-HyperRule) is picked on the held-out split, then
 the final run(s) train on the full training set and are scored on the test set (`measure/train/`); a
-recipe that could not run is the result's `handicap`. `correct` is the first seed's test correctness (what
-orderings pair), `seeds_correct` every seed's (what value checks average). A shortened recipe
+recipe that could not run is the result's `handicap`. `correct` is the first seed's test correctness,
+`seeds_correct` every seed's (orderings pair them seed by seed; value checks average them); `pipeline` is how
+the kept recipe evaluated (resolution, resize kernel, antialiasing: `FinetuneRecipe.evaluation`). A shortened recipe
 (`--claims-finetune-steps/-batch`) is labelled as such in the result, never passed off as the paper's.
 
 ImageNet: trained on the ILSVRC-2012 train folder (1 % held out for the lr sweep, App. B.1.1), scored on val;
@@ -149,16 +150,19 @@ class FinetuneTier:
             seeds_correct = tuple(np.asarray(run.correct, dtype=bool) for run in result.finals)
             examples = examples_identity(dataset, test, opened[(dataset, test)], fingerprint=fingerprints["test"])
         provenance = checkpoint_provenance(loaded)
+        evaluation = recipe.evaluation()  # the kept recipe's: resolution, resize kernel, antialiasing
         metadata = json_safe({
             "tier": "finetune", "tier_label": label, "dataset": dataset, "split": test, "examples": examples,
             "checkpoint": provenance, "preprocessing": loaded.data_config,
-            "pairing": "orderings pair the first seed's test predictions; every seed's accuracy is in "
-                       "`seeds`, and value checks judge the seeds' mean",
+            "evaluation": evaluation,
+            "pairing": "orderings pair the seeds' test predictions seed by seed (judged over seeds and examples); "
+                       "every seed's accuracy is in `seeds`, and value checks judge the seeds' mean",
             **result.metadata()})
         return TierResult(tier="finetune", label=label, dataset=dataset, checkpoint=spec.key,
                           correct=seeds_correct[0], examples=examples,
                           provenance=provenance["provenance"], recipe=metadata.get("recipe", {}), metadata=metadata,
-                          seeds_correct=seeds_correct, shortened=not recipe.is_paper, handicap=result.handicap)
+                          seeds_correct=seeds_correct, shortened=not recipe.is_paper, handicap=result.handicap,
+                          pipeline=metadata["evaluation"])
 
     @staticmethod
     def _refusal(runner: Any, spec: Any, settings: FinetuneSettings) -> Missing:

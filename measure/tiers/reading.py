@@ -1,11 +1,16 @@
 """How each side of a comparison is read — preprocessing and representation — and whether that is like for like.
 
 An ordering says something about two models only if both were read the same way: the same preprocessing
-pipeline (same operations; each fine-tune at the resolution its authors published it at) and, for frozen
-features, the same kind of representation. `plan_reading` says, from the registry alone (no download, no
-torch: offline records name it too), how a comparison *would* read its sides; `unlike` says, from the
-results themselves, why a measured comparison is not like for like. Claims turn a non-empty `unlike` into
-"cannot refute" (claims/decide.py).
+pipeline (same operations; each published fine-tune at the resolution its authors published it at; after the
+finetune tier, each side evaluated at the same resolution with the same resize) and, for frozen features, the
+same kind of representation. `plan_reading` says, from the registry and the recipes alone (no download, no
+torch: offline records name it too), how a comparison *would* read its sides; `unlike` says, from the results
+themselves, why a measured comparison is not like for like. Claims turn a non-empty `unlike` into "cannot
+refute" *and* "cannot verify" (claims/decide.py): a difference may come from the reading, in either direction.
+
+The finetune tier keeps, for a ResNet, the better on the held-out split of the paper's recipe (384 px) and
+BiT-HyperRule (480 px on Pets and Flowers, 128 px on CIFAR; App. B.1.1); which one is known only after the
+sweep, so its plan names both, and its result names the one kept (`FinetuneRecipe.evaluation`).
 """
 
 from __future__ import annotations
@@ -14,8 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-FINETUNE_READ = "the recipe's evaluation preprocessing (vit_jax input_pipeline: resize to resolution x resolution, " \
-                "no crop) for every model"
+NEITHER = "so the ordering can neither verify nor refute the claim"
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,8 @@ class SideRead:
     definition: str       # its operations; two sides with equal definitions see the same kind of pixels
     resolution: int
     representation: str = ""  # probe: the representation kind (measure.models.representations)
+    recipes: tuple[str, ...] = ()       # finetune: each recipe the side may keep, and how it evaluates
+    resolutions: tuple[int, ...] = ()   # finetune: the evaluation resolution of each of `recipes`
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,7 @@ class Reading:
     def describe(self) -> str:
         """One phrase for a plan: each side's pipeline (and, for probes, representation kind), or "on both sides"."""
         if self.tier == "finetune":
-            return f"preprocessing: {FINETUNE_READ}"
+            return self._describe_finetune()
         first, n = self.sides[0], len(self.sides)
         both = " on both sides" if n > 1 else ""
         if len({(s.pipeline, s.definition, s.resolution) for s in self.sides}) == 1:
@@ -60,10 +66,26 @@ class Reading:
                                                          for s in self.sides)
         return text
 
+    def _describe_finetune(self) -> str:
+        """Each side's evaluation after fine-tuning: the recipe(s) it may keep, at which resolution, with which resize."""
+        parts = []
+        for side in self.sides:
+            if len(side.recipes) > 1:
+                parts.append(f"{side.checkpoint}: the better on the held-out split of " + " and of ".join(side.recipes))
+            else:
+                parts.append(f"{side.checkpoint}: {side.recipes[0] if side.recipes else side.definition}")
+        text = f"evaluation after fine-tuning: {'; '.join(parts)}; each: {self.sides[0].definition}"
+        possible = {r for side in self.sides for r in (side.resolutions or (side.resolution,))}
+        if len(self.sides) > 1 and len(possible) > 1 and not self.unlike:
+            text += (f"; if the recipes kept evaluate at different resolutions ({' vs '.join(map(str, sorted(possible)))} "
+                     f"px), the sides are not read alike and the check can neither verify nor refute")
+        return text
 
-def plan_reading(tier: str, specs: Sequence[Any], pipeline: str = "") -> Reading:
+
+def plan_reading(tier: str, specs: Sequence[Any], pipeline: str = "", dataset: str = "", settings: Any = None) -> Reading:
     """How `tier` reads the registry rows `specs` (a probe: the pre-logits twins where public); `pipeline`
-    overrides the eval tier's per-row choice."""
+    overrides the eval tier's per-row choice; the finetune tier reads `dataset` with `settings`'s recipes
+    (`measure.train.settings.FinetuneSettings`; None: the paper's)."""
     from measure.data.pipelines import BIG_VISION_FEWSHOT, by_name
 
     if tier == "probe":
@@ -72,7 +94,12 @@ def plan_reading(tier: str, specs: Sequence[Any], pipeline: str = "") -> Reading
         choice = choose(specs)
         sides = tuple(SideRead(s.key, BIG_VISION_FEWSHOT.name, _geometry(BIG_VISION_FEWSHOT, s.resolution),
                                s.resolution, kind) for s, kind in zip(specs, choice.kinds))
-        unlike = _pipeline_unlike(sides) + ((choice.why_not,) if choice.why_not else ())
+        unlike = _pipeline_unlike(sides)
+        if not choice.common:
+            offered = "; ".join(f"{s.key} gives {', '.join(getattr(s, 'representations', ()) or ()) or 'no registered kind'}"
+                                for s in specs)
+            unlike += (f"the two sides cannot be read at the same kind of representation ({offered}): features of "
+                       f"different layers are not like for like, {NEITHER}",)
         return Reading(tier, sides, unlike)
     if tier == "eval":
         from measure.tiers.eval import reader_name
@@ -80,8 +107,38 @@ def plan_reading(tier: str, specs: Sequence[Any], pipeline: str = "") -> Reading
         readers = [by_name(reader_name(s, pipeline)) for s in specs]
         sides = tuple(SideRead(s.key, r.name, r.definition, s.resolution) for s, r in zip(specs, readers))
         return Reading(tier, sides, _pipeline_unlike(sides, by_definition=True))
-    sides = tuple(SideRead(s.key, "finetune", FINETUNE_READ, 0) for s in specs)
-    return Reading(tier, sides)
+    if tier == "finetune":
+        return _finetune_reading(specs, dataset, settings)
+    return Reading(tier, tuple(SideRead(s.key, tier, "", 0) for s in specs))
+
+
+def _finetune_reading(specs: Sequence[Any], dataset: str, settings: Any) -> Reading:
+    """Every recipe each side may keep on `dataset` (ResNets: the paper's and BiT-HyperRule) and how each
+    evaluates; unlike only where every side has one recipe and their evaluations differ."""
+    from measure.data import resize
+    from measure.data.catalog import DATASETS
+    from measure.train.recipe import FINETUNED_ON
+    from measure.train.settings import FinetuneSettings
+
+    settings = settings or FinetuneSettings()
+    if not dataset:  # no dataset named: the paper's recipe, as every side reads it
+        sides = tuple(SideRead(s.key, "finetune", resize.DEFINITION, 0) for s in specs)
+        return Reading("finetune", sides)
+    source = FINETUNED_ON.get(dataset, dataset)
+    train_size = DATASETS[source].sizes.get("train", 0) if source in DATASETS else 0
+    sides = []
+    for spec in specs:
+        recipes = settings.recipes(dataset, spec.paper_model, train_size, spec.pretraining)
+        first = recipes[0]
+        sides.append(SideRead(spec.key, f"{first.name} evaluation", first.eval_preprocessing, first.resolution,
+                              recipes=tuple(r.describe_evaluation() for r in recipes),
+                              resolutions=tuple(r.resolution for r in recipes)))
+    unlike: tuple[str, ...] = ()
+    if all(len(s.recipes) == 1 for s in sides) and len({(s.definition, s.resolution) for s in sides}) > 1:
+        listing = "; ".join(f"{s.checkpoint}: {s.recipes[0]}" for s in sides)
+        unlike = (f"the sides are not evaluated alike after fine-tuning ({listing}): a difference may come from the "
+                  f"reading, not the models, {NEITHER}",)
+    return Reading("finetune", tuple(sides), unlike)
 
 
 def _geometry(pipeline: Any, resolution: int) -> str:
@@ -95,29 +152,32 @@ def _pipeline_unlike(sides: Sequence[SideRead], by_definition: bool = False) -> 
     if len(seen) <= 1:
         return ()
     listing = "; ".join(f"{s.checkpoint}: {s.pipeline} ({s.definition})" for s in sides)
-    reason = (f"the two sides are not read through the same preprocessing ({listing}): different pixels, so the "
-              f"ordering says nothing against the claim")
+    reason = (f"the two sides are not read through the same preprocessing ({listing}): different pixels, {NEITHER}")
     return (reason,)
 
 
 def unlike(*results: Any) -> tuple[str, ...]:
-    """Why measured results are not like for like: different preprocessing operations or geometry (probe:
-    different pipeline crops too), or probe features of different representation kinds."""
+    """Why measured results are not like for like: different preprocessing operations, geometry, resize kernel
+    or antialiasing (probe and finetune: a different resize size too — after fine-tuning, e.g. BiT-HyperRule
+    kept and evaluated at 480 px against a ViT's 384 px; the eval tier reads each published fine-tune at its own
+    resolution by design), or probe features of different representation kinds."""
     reasons = []
     pipes = [dict(r.pipeline or {}) for r in results]
+    tier = results[0].tier if results else ""
     if all(pipes):
-        shapes = {(p.get("definition"), tuple(p.get("resize") or ()) if results[0].tier == "probe" else (),
-                   p.get("crop")) for p in pipes}
+        shapes = {(p.get("definition"), tuple(p.get("resize") or ()) if tier in ("probe", "finetune") else (),
+                   p.get("crop"), p.get("interpolation"), p.get("antialias")) for p in pipes}
         if len(shapes) > 1:
-            listing = "; ".join(f"{r.checkpoint}: {p.get('name')} ({p.get('definition')}, resize {p.get('resize')}, "
-                                f"crop {p.get('crop')})" for r, p in zip(results, pipes))
+            listing = "; ".join(f"{r.checkpoint}: {p.get('name')} ({p.get('definition')}, resize {p.get('resize')}"
+                                + (f" {p.get('interpolation')}, antialias {p.get('antialias')}" if tier == "finetune"
+                                   else "") + f", crop {p.get('crop')})" for r, p in zip(results, pipes))
             reasons.append(f"the sides were not read through the same preprocessing ({listing}): different pixels, "
-                           f"so the ordering says nothing against the claim")
+                           f"{NEITHER}")
     if results and results[0].tier == "probe":
         kinds = [(r.representation or {}).get("kind", "") for r in results]
         if len(set(kinds)) > 1 or not all(kinds):
             listing = "; ".join(f"{r.checkpoint}: {(r.representation or {}).get('label')} ({k or 'unspecified kind'})"
                                 for r, k in zip(results, kinds))
             reasons.append(f"the sides were read at different kinds of representation ({listing}): features of "
-                           f"different layers are not like for like, so the ordering says nothing against the claim")
+                           f"different layers are not like for like, {NEITHER}")
     return tuple(reasons)

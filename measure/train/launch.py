@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--claims-cache", default=DEFAULT_CACHE,
                         help="the suite's cache folder (shared by every node); the suite reads the runs from here")
     parser.add_argument("--claims-checkpoint", action="append", default=[], metavar="KEY=FILE")
-    parser.add_argument("--claims-seeds", default="0")
+    parser.add_argument("--claims-seeds", default="0,1,2")  # the suite's default (fixtures/options.py)
     parser.add_argument("--claims-finetune-steps", type=int, default=None)
     parser.add_argument("--claims-finetune-batch", type=int, default=None)
     return parser

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 # What decides the numbers a run computes: editing any of these invalidates the cached runs. Named, not
 # imported here, because measure.train.normalize imports torch.
 FINETUNE_CODE = ("measure.train.surgery", "measure.train.normalize", "measure.train.stream", "measure.train.loop",
-                 __name__, "measure.train.recipe")
+                 __name__, "measure.train.recipe", "measure.data.resize")
 
 # ------------------------------------------------------------------------------------------------
 # One run = train + predict, cached
@@ -165,7 +165,8 @@ def unsupported(recipe: FinetuneRecipe) -> str | None:
 
 def transforms(recipe: FinetuneRecipe) -> tuple[Callable, Callable]:
     """(train, eval) transforms of `recipe`: the paper's (vit_jax: inception crop + flip; resize) or
-    BiT-HyperRule's (bit_pytorch: resize to train_resize, random crop, flip; resize), as uint8 tensors."""
+    BiT-HyperRule's (bit_pytorch: resize to train_resize, random crop, flip; resize): training images as uint8
+    tensors, evaluation images as float32 on the 0-255 scale (tf.image.resize is not rounded back)."""
     if not recipe.train_resize:
         return train_transform(recipe), eval_transform(recipe)
     from torchvision import transforms as T

@@ -34,11 +34,11 @@ def train_transform(recipe: FinetuneRecipe) -> Callable:
 
 
 def eval_transform(recipe: FinetuneRecipe) -> Callable:
-    """vit_jax input_pipeline.py evaluates on the image resized to crop size ("intentional"), no crop."""
-    from torchvision import transforms as T
+    """vit_jax input_pipeline.py evaluates on the image resized to crop size ("intentional"), no crop, with
+    ``tf.image.resize`` (bilinear, no antialiasing, float: `measure.data.resize`), for either recipe."""
+    from measure.data.resize import TFResize
 
-    return T.Compose([T.Resize((recipe.resolution, recipe.resolution), interpolation=T.InterpolationMode.BILINEAR),
-                      T.PILToTensor()])
+    return TFResize(recipe.resolution)
 
 
 class ShardPositions(Sequence[int]):
