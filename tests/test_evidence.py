@@ -34,22 +34,27 @@ def spec(key: str, paper_model: str = "ViT-L/16", finetuned_on: str = "", proven
 PIPELINES = {"probe": {"name": "big_vision_fewshot", "definition": "resize 256, crop 224", "resize": [256, 256],
                        "crop": 224},
              "eval": {"name": "vit_jax", "definition": "whole-image resize", "resize": [384, 384], "crop": None},
-             "finetune": {}}
+             "finetune": {"name": "vit-paper-finetune evaluation", "recipe": "vit-paper-finetune",
+                          "definition": "tf.image.resize, no crop", "resolution": 384, "resize": [384, 384],
+                          "crop": None, "interpolation": "bilinear", "antialias": False}}
 
 
 def fake_result(tier="finetune", dataset="cifar10", key="fake", n=100, fingerprint="fp", provenance="authors",
                 shortened=False, recipe=None, representation="pre-logits", kind="pre_logits", pipeline=None,
-                handicap="", draws=0) -> TierResult:
+                handicap="", draws=0, seeds=3) -> TierResult:
     examples = {"dataset": dataset, "split": "test", "n": n, "fingerprint": fingerprint}
     metadata = {"tier_label": f"{tier} (fake)", "checkpoint": {"provenance": provenance, "hub_id": f"{key}.tag"},
                 "examples": examples}
     correct = np.arange(n) % 10 != 0
+    if tier == "finetune":  # every seed's run, as the finetune tier hands them back
+        metadata["runs"] = [{"seed": seed} for seed in range(seeds)]
     return TierResult(tier=tier, label=f"{tier} (fake)", dataset=dataset, checkpoint=key,
                       correct=correct, examples=examples, provenance=provenance,
                       recipe=recipe or {}, metadata=metadata, shortened=shortened,
                       representation={"label": representation, "kind": kind} if tier == "probe" else None,
                       method="fewshot" if tier == "probe" else "", pipeline=PIPELINES[tier] if pipeline is None
-                      else pipeline, handicap=handicap, draws_correct=(correct,) * draws)
+                      else pipeline, handicap=handicap, draws_correct=(correct,) * draws,
+                      seeds_correct=(correct,) * seeds if tier == "finetune" else ())
 
 
 # -- resolving paper models to registry rows ---------------------------------------------------------
@@ -153,7 +158,8 @@ class FakeCheck:
     def ordering_draws(self, a, b, tier, margin=None, a_label="A", b_label="B", details=None, draw_fraction=0.0,
                        cannot_refute=None, cannot_verify=None):
         self.records.append(("ordering_draws", {"cannot_refute": cannot_refute, "cannot_verify": cannot_verify,
-                                                "tier": tier, "shape": np.shape(a), "draw_fraction": draw_fraction}))
+                                                "tier": tier, "shape": np.shape(a), "draw_fraction": draw_fraction,
+                                                "a": np.asarray(a), "b": np.asarray(b)}))
         return "verified"
 
     def untestable(self, reason, paper=None, plan=None, references=None):
@@ -181,8 +187,8 @@ class FakeEvidence:
         return SimpleNamespace(shortened=self.mode == "shortened", steps=10, batch_size=4, resolution=32,
                                paper_steps=10000, paper_batch_size=512)
 
-    def reading(self, tier, models, pipeline=""):
-        return Evidence(None).reading(tier, models, pipeline)  # the real registry's, offline
+    def reading(self, tier, models, pipeline="", dataset=""):
+        return Evidence(None).reading(tier, models, pipeline, dataset)  # the real registry's, offline
 
     def measure(self, tier, models, dataset, method=None):
         if self.mode == "missing":
@@ -311,7 +317,7 @@ def test_value_checks_judge_the_mean_over_fine_tuning_seeds():
     close = tuple(np.arange(1000) % 100 >= miss for miss in (10, 10, 11))  # seeds agree: Wilson is wider
     wide = decide.accuracy_measurement(dataclasses.replace(result, correct=close[0], seeds_correct=close))
     assert wide.extra["interval"]["low_from"] == wide.extra["interval"]["high_from"] == "wilson_pooled"
-    single = decide.accuracy_measurement(fake_result(n=1000))
+    single = decide.accuracy_measurement(fake_result(n=1000, seeds=1))
     assert single.value == pytest.approx(90.0) and single.n == 1000  # one run: its Wilson interval, as before
 
 
@@ -338,15 +344,23 @@ class AsRegistered(FakeEvidence):
 
         if isinstance(Evidence(None).specs(tier, models), Unavailable):
             return Unavailable.untestable("never released")
-        reading = self.reading(tier, models)
+        reading = self.reading(tier, models, dataset=dataset)
         config = {"mean": (0.5,) * 3, "std": (0.5,) * 3}
         out = []
         for i, side in enumerate(reading.sides):
             pipeline = (BIG_VISION_FEWSHOT.describe(config, side.resolution) if tier == "probe" else
-                        by_name(side.pipeline).describe(config, side.resolution) if tier == "eval" else {})
+                        by_name(side.pipeline).describe(config, side.resolution) if tier == "eval" else
+                        kept_evaluation(side))
             out.append(fake_result(tier, dataset, key=side.checkpoint, kind=side.representation, pipeline=pipeline,
                                    draws=3 if tier == "probe" and method == "fewshot" else 0))
         return out
+
+
+def kept_evaluation(side, recipe: int = 0) -> dict:
+    """The evaluation a finetune result records when its side kept its `recipe`-th candidate (0: the paper's)."""
+    return {"name": side.recipes[recipe].split(" (")[1].split(")")[0] + " evaluation", "definition": side.definition,
+            "resolution": side.resolutions[recipe], "resize": [side.resolutions[recipe]] * 2, "crop": None,
+            "interpolation": "bilinear", "antialias": False}
 
 
 @pytest.mark.parametrize("module", ORDERING_MODULES)
@@ -365,7 +379,8 @@ def test_every_ordering_reads_both_sides_alike_or_cannot_refute_and_says_why(mod
         (kind, record), = check.records
         tier = record["tier"].split(" ")[0]
         assert kind in ("ordering", "ordering_draws"), (name, kwargs)
-        assert (kind == "ordering_draws") == (tier == "probe" and kwargs.get("method") == "fewshot"), (name, kwargs)
+        drawn = (tier == "probe" and kwargs.get("method") == "fewshot") or tier == "finetune"  # draws or seeds
+        assert (kind == "ordering_draws") == drawn, (name, kwargs)
         reasons = record["cannot_refute"] or ""
         if "not read through the same preprocessing" in reasons or "different kinds of representation" in reasons:
             unlike_count += 1
@@ -383,7 +398,8 @@ def test_every_ordering_reads_both_sides_alike_or_cannot_refute_and_says_why(mod
         if plan.tier.startswith("probe"):
             assert "; representation: " in plan.description, (name, kwargs)
         if "bit_s_r152x4-i1k: pre_logits" in plan.description:  # no common kind: the plan says so
-            assert "so it cannot refute: the two sides cannot be read at the same kind" in plan.description
+            assert "so it can neither verify nor refute: the two sides cannot be read at the same kind" in \
+                plan.description
 
 
 def test_orderings_read_alike_except_where_no_common_representation_is_public():
@@ -406,6 +422,26 @@ def test_orderings_read_alike_except_where_no_common_representation_is_public():
                          for m in ("ViT-B/32", "ViT-B/16", "ViT-L/32", "ViT-L/16")}
 
 
+def test_bit_s_against_a_sam_vit_can_neither_verify_nor_refute():
+    """Issue 15: BiT-S read at its pre-logits pool against a SAM ViT read at its class token is not like for like
+    in either direction: measured, both limits name the representations; offline, every plan says so."""
+    claim2 = load_claim_module("test_claim2_pretraining_size")
+    cases = [kwargs for name, _, kwargs in ordering_cases("test_claim2_pretraining_size")
+             if name == "test_bit_outperforms_vit_after_i1k_pretraining"]
+    assert len(cases) == 32
+    for kwargs in cases:
+        check = FakeCheck()
+        claim2.test_bit_outperforms_vit_after_i1k_pretraining(check, AsRegistered("measured"), **kwargs)
+        record = check.records[0][1]
+        for limit in ("cannot_refute", "cannot_verify"):
+            assert "read at different kinds of representation" in (record[limit] or ""), (limit, kwargs)
+        check = FakeCheck()
+        with pytest.raises(Ended):
+            claim2.test_bit_outperforms_vit_after_i1k_pretraining(check, FakeEvidence("missing"), **kwargs)
+        assert "so it can neither verify nor refute: the two sides cannot be read at the same kind of " \
+               "representation" in check.records[0][1]["plan"].description, kwargs
+
+
 def test_unlike_readings_cannot_refute_and_say_why():
     probe = [fake_result("probe", key="a"), fake_result("probe", key="b", kind="class_token_final_norm")]
     assert "different kinds of representation" in decide.cannot_refute(*probe)
@@ -418,6 +454,126 @@ def test_unlike_readings_cannot_refute_and_say_why():
     timm_view = {"name": "timm", "definition": "shorter side, centre crop"}
     assert "same preprocessing" in decide.cannot_refute(fake_result("eval", key="a"),
                                                         fake_result("eval", key="b", pipeline=timm_view))
+
+
+def test_finetuned_sides_evaluated_at_other_resolutions_or_resizes_can_neither_verify_nor_refute():
+    """A ResNet that kept BiT-HyperRule is evaluated at 480 px (Pets, Flowers) or 128 px (CIFAR) against the ViT's
+    384 px: the difference may come from the reading, so the check can neither verify nor refute. Same recipe
+    evaluation on both sides: alike. Another kernel or antialiasing at the same size: unlike too."""
+    vit = fake_result(key="vit")
+    bit_480 = fake_result(key="bit", pipeline={**PIPELINES["finetune"], "name": "bit-hyperrule evaluation",
+                                               "recipe": "bit-hyperrule", "resolution": 480, "resize": [480, 480]})
+    assert decide.cannot_refute(vit, fake_result(key="bit")) is None
+    assert decide.cannot_verify(vit, fake_result(key="bit")) is None
+    for limit in (decide.cannot_refute, decide.cannot_verify):
+        text = limit(vit, bit_480)
+        assert "not read through the same preprocessing" in text and "bit-hyperrule evaluation" in text
+        assert "resize [480, 480]" in text and "resize [384, 384]" in text and "neither verify nor refute" in text
+    antialiased = fake_result(key="bit", pipeline={**PIPELINES["finetune"], "antialias": True})
+    assert "antialias True" in decide.cannot_verify(vit, antialiased)
+
+    claim1 = load_claim_module("test_claim1_vit_vs_cnn")
+
+    class BitHyperRuleKept(FakeEvidence):
+        def measure(self, tier, models, dataset, method=None):
+            return [vit, bit_480]
+
+    check = FakeCheck()
+    claim1.test_vit_l16_i21k_better_or_comparable_to_bit_m_r152x4_finetune(check, BitHyperRuleKept("measured"), "pets")
+    record = check.records[0][1]
+    assert "resize [480, 480]" in record["cannot_refute"] and "resize [480, 480]" in record["cannot_verify"]
+
+
+@pytest.mark.parametrize("module", ORDERING_MODULES)
+def test_finetune_plans_name_each_sides_evaluation_resolution_and_resize(module):
+    """Every finetune-tier ordering's plan names, per side, the recipe(s) it may keep, each one's evaluation
+    resolution and resize (ResNets: the paper's at 384 px or BiT-HyperRule at 480 / 128 px)."""
+    seen = 0
+    for name, test, kwargs in ordering_cases(module):
+        check = FakeCheck()
+        with pytest.raises(Ended):
+            test(check, FakeEvidence("missing"), **kwargs)
+        plan = check.records[0][1]["plan"]
+        if not plan.tier.startswith("finetune"):
+            continue
+        seen += 1
+        text = plan.description
+        assert text.count("the paper's recipe (vit-paper-finetune), evaluated at 384 px: resize 384x384, bilinear, "
+                          "no antialias") == 2, (name, kwargs, text)
+        assert "half-pixel centres: tf.image.resize" in text and "seeds paired by seed" in text
+        bit = 480 if kwargs["dataset"] in ("pets", "flowers102") else 128
+        resnets = sum(label.split()[0].startswith("R") and "+" not in label.split()[0]
+                      for label in (plan.a_label, plan.b_label))
+        assert text.count(f"BiT-HyperRule (bit-hyperrule), evaluated at {bit} px: resize {bit}x{bit}, bilinear, "
+                          f"no antialias") == resnets, (name, kwargs, text)
+        if resnets:
+            assert f"(384 vs {bit} px" in text or f"({bit} vs 384 px" in text, text
+    assert seen >= 4
+
+
+class Seeded(FakeEvidence):
+    """Fine-tuned sides with `seeds` runs each (side B's seed s: seed s's correctness shifted by one example)."""
+
+    def __init__(self, seeds, b_seeds=None):
+        super().__init__("measured")
+        self.seeds, self.b_seeds = seeds, b_seeds if b_seeds is not None else seeds
+
+    def measure(self, tier, models, dataset, method=None):
+        out = []
+        for key, seeds, shift in (("a", self.seeds, 0), ("b", self.b_seeds, 1)):
+            runs = tuple(np.roll(np.arange(100) % 10 != seed, shift) for seed in seeds)
+            result = fake_result(tier, dataset, key=key, seeds=len(seeds))
+            out.append(dataclasses.replace(result, correct=runs[0], seeds_correct=runs,
+                                           metadata={**result.metadata, "runs": [{"seed": s} for s in seeds]}))
+        return out
+
+
+def test_finetune_orderings_pair_every_seed_by_seed():
+    """Issue 15: with --claims-seeds 0,1,2 a finetune ordering is judged over all three seeds (as draws, draw
+    fraction 0), seed s of A against seed s of B — not on seed 0 alone."""
+    claim1 = load_claim_module("test_claim1_vit_vs_cnn")
+    check = FakeCheck()
+    claim1.test_vit_l16_i21k_better_or_comparable_to_bit_m_r152x4_finetune(check, Seeded((0, 1, 2)), "cifar10")
+    kind, record = check.records[0]
+    assert kind == "ordering_draws" and record["shape"] == (3, 100) and record["draw_fraction"] == 0.0
+    for s in range(3):  # row s is seed s on both sides
+        assert (record["a"][s] == (np.arange(100) % 10 != s)).all()
+        assert (record["b"][s] == np.roll(np.arange(100) % 10 != s, 1)).all()
+    assert record["cannot_refute"] is None and record["cannot_verify"] is None
+    with pytest.raises(ValueError, match="by seed"):  # sides fine-tuned with other seeds cannot be paired
+        claim1.test_vit_l16_i21k_better_or_comparable_to_bit_m_r152x4_finetune(FakeCheck(), Seeded((0, 1), (0, 2)),
+                                                                            "cifar10")
+
+
+def test_a_finetune_ordering_on_one_seed_cannot_decide_and_says_how_many_it_needs():
+    claim1 = load_claim_module("test_claim1_vit_vs_cnn")
+    check = FakeCheck()
+    claim1.test_vit_l16_i21k_better_or_comparable_to_bit_m_r152x4_finetune(check, Seeded((0,)), "cifar10")
+    kind, record = check.records[0]
+    assert kind == "ordering"
+    for limit in ("cannot_refute", "cannot_verify"):
+        assert "1 fine-tuning seed (0)" in record[limit] and "needs at least 2 seeds" in record[limit]
+        assert "--claims-seeds 0,1,2" in record[limit]
+    assert decide.too_few_seeds((0, 1)) is None and decide.SEEDS_NEEDED == 2
+
+
+def test_the_finetune_tier_defaults_to_the_papers_three_seeds():
+    from fixtures import options
+
+    class Parser:
+        def __init__(self):
+            self.defaults = {}
+
+        def getgroup(self, *args):
+            return self
+
+        def addoption(self, name, **kwargs):
+            self.defaults[name] = kwargs.get("default")
+
+    parser = Parser()
+    options.pytest_addoption(parser)
+    assert options._parse_seeds(parser.defaults["--claims-seeds"]) == (0, 1, 2)
+    assert options.SuiteOptions.__dataclass_fields__["seeds"].default == (0, 1, 2)
 
 
 def test_a_handicapped_side_limits_what_an_ordering_can_conclude():
