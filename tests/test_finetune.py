@@ -368,6 +368,10 @@ def test_finetune_tier_interrupted_resumes_then_is_served_from_the_cache(tier_wo
     assert final["meta"]["train"]["resumed_from"] == 2 and final["evaluated_on"] == "test"
     assert resumed.n == 10 and resumed.metadata["shortened"] is True
     assert "SHORTENED" in resumed.metadata["tier_label"] and resumed.metadata["recipe"]["steps"] == STEPS
+    # how the kept recipe evaluated, per side (what `reading.unlike` compares): resolution, resize kernel, antialias
+    assert resumed.pipeline == resumed.metadata["evaluation"]
+    assert (resumed.pipeline["recipe"], resumed.pipeline["resize"], resumed.pipeline["interpolation"],
+            resumed.pipeline["antialias"]) == ("vit-paper-finetune", [32, 32], "bilinear", False)
 
     trained.clear()
     inferred.clear()
