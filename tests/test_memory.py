@@ -96,6 +96,20 @@ def test_counts_of_paper_models_are_linear_in_the_batch():
         assert four.per_batch == 2 * two.per_batch and four.fixed == two.fixed, name
 
 
+@pytest.mark.parametrize("name,size", [("ViT-B/16", 224), ("R50x1", 64), ("R50+ViT-B/16", 64)])
+def test_reusing_kernel_output_shapes_changes_no_count(name, size):
+    # re-creating outputs from recorded shapes must not turn a storage an op shares with its input (timm's attention
+    # reshapes go through aten._unsafe_view, which declares no alias) into a new one, nor drop one
+    from measure.models.architectures import build
+
+    model = build(name, img_size=size)
+    shape = (1, 3, size, size)
+    assert peak_inference_bytes(model, shape, memo=True) == peak_inference_bytes(model, shape, memo=False)
+    model.train()
+    shape = (2, 3, size, size)
+    assert saved_for_backward_bytes(model, shape, memo=True) == saved_for_backward_bytes(model, shape, memo=False)
+
+
 def test_largest_batch_is_the_floor_of_what_is_left_over_per_image():
     assert largest_batch(100, 10, 30) == 3
     assert largest_batch(100, 101, 1) == 0
