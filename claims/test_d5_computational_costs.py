@@ -52,10 +52,10 @@ HALF_WAY_EXPONENT = 3.0                              # between quadratic (2) and
 
 FLOPS_CANNOT_REFUTE = ("the sentence is about measured throughput on TPUv3 cores, which App. D.5 says theoretical "
                        "FLOPs do not always predict ('due to details like lane widths and cache sizes')")
-SPEED_NEEDS = [
-    "a throughput tier on an accelerator (not in this suite yet): peak inference images/s per model and input size, "
-    "bf16, the maximum over batch sizes 1, 2, 4, … up to the largest that fits, timm models with random weights"
-]
+SPEED_NEED = ("a throughput tier on an accelerator (not in this suite yet): peak inference images/s per model and "
+              "input size, bf16, the maximum over batch sizes 1, 2, 4, … up to the largest that fits, timm models "
+              "with random weights")
+SPEED_NEEDS = [SPEED_NEED]
 SPEED_REASON = ("measured inference speed needs an accelerator and a throughput tier this suite does not have; the "
                 "paper timed TPUv3 cores, so a GPU measurement could support the sentence but not refute it")
 

@@ -57,9 +57,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ADAM_STATE_FACTOR",
+    "CACHE_FOLDER",
     "COUNTED_BATCH",
     "MODES",
-    "CACHE_FOLDER",
     "TPUV3_CORE_BYTES",
     "Bytes",
     "MemoryCount",
