@@ -33,13 +33,14 @@ Largest batch per core. The states that do not scale with the batch are counted 
 holds the parameters; a training step holds parameters, their gradients and Adam's two moments (the paper
 pre-trains with Adam, §4.1 / App. B.1), i.e. 4 × the parameter bytes. The largest batch is
 ⌊(core memory − states − fixed) / per-image⌋ (0 when nothing fits). The core memory is a stated input: a TPUv3
-core has 16 GiB of HBM (Cloud TPU v3: 32 GiB HBM2 per chip, two TensorCores per chip). Everything is float32;
-bfloat16 activations would halve the per-image bytes of every model alike.
+core has 16 GiB of HBM (Cloud TPU v3: 32 GiB HBM2 per chip, two TensorCores per chip). Everything is float32 (the
+paper does not say its precision); bfloat16 would halve every model's per-image bytes alike, not the fixed states
+of a training step held in float32.
 
 Speed: a meta forward runs every kernel's shape logic as Python decompositions; outputs of an op already run on
 the same argument shapes (BiT's repeated blocks) are re-created instead (``_shape_key``, same counts).
 
-Caching: like ``measure.studies.flops``, each (model, size) is counted once and kept in the suite's cache.
+Caching: like ``measure.studies.flops``, each (model, size, mode) is counted once and kept in the suite's cache.
 """
 
 from __future__ import annotations
