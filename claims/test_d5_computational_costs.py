@@ -12,7 +12,7 @@ whose forward FLOPs at 224 px are nearest (in log scale; the "similar ResNets" o
 paper's own pairing in Table 2, BiT-L = R152x4). Figure 12 does not say whether its batch is one of inference or
 of training. Inference (what Figure 12's left panel times) is judged at every input size of the figure; training
 (activations saved for backward, plus parameters, gradients and Adam's moments) at the pre-training resolution,
-224 px (App. B.1) only — each count costs a meta-device forward (R152x4: ~1.3 s on an idle core), and the five
+224 px (App. B.1) only — each count costs a meta-device forward (R152x4: ~1 s), and the five
 sizes of both readings would take the CPU main job past its budget. Counted numbers have no spread: the two
 largest batches are compared as counted, a tie (e.g. neither fits) being inconclusive.
 
