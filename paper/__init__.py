@@ -18,6 +18,7 @@ import csv
 import difflib
 import fnmatch
 import functools
+import io
 import math
 import tomllib
 from dataclasses import asdict, dataclass, fields
@@ -99,11 +100,20 @@ def _float(text: str, what: str, where: str) -> float:
 def _read_csv(path: Path, expected: tuple[str, ...] | None = None) -> list[dict[str, str]]:
     if not path.is_file():
         raise PaperDataError(f"{path} is missing; it is part of the paper data (see paper/README.md)")
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:  # name the line a user must fix, not a byte offset deep in a traceback
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise PaperDataError(f"{path}:{line}: byte {data[exc.start]:#04x} is not UTF-8; save the file as UTF-8 "
+                             f"(the paper data is UTF-8 text)") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
         if expected is not None and tuple(reader.fieldnames or ()) != expected:
             raise PaperDataError(f"{path}: header is {reader.fieldnames}, expected {list(expected)}")
         return list(reader)
+    except csv.Error as exc:
+        raise PaperDataError(f"{path}:{reader.line_num}: not valid CSV: {exc}") from None
 
 
 @functools.cache

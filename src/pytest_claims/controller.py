@@ -6,7 +6,10 @@ written once, from JSON-safe data that arrived through ``report.user_properties`
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
+import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +35,10 @@ _MARKUP = {"verified": {"green": True}, "refuted": {"red": True}, "error": {"pur
            "inconclusive": {"yellow": True}}
 
 
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
 class Controller:
     def __init__(self, config: pytest.Config, settings: ClaimsConfig, load_catalog: Callable[[], Catalog]) -> None:
         self.config = config
@@ -51,6 +58,33 @@ class Controller:
         self.html_path: Path | None = None
         self.problems: list[str] = []  # what the run could not do beside the verdicts, each said at the end
         self.unwritten: str | None = None  # why the report could not be written at the end
+        self.terminated: str | None = None  # the signal that ended the run early (SIGTERM from a CI runner)
+        self.finishing = False  # the report is being written: a signal now must not cut it in half
+        self.previous_sigterm = None
+        self.cannot_compare: str | None = None  # why this run cannot be compared with its history
+        self.gate_failed: str | None = None  # why --claims-fail-on failed the run without a change to show
+        self.claim_collection_problems = 0  # of those, modules inside the suite's testpaths
+        self.stale: str | None = None  # the earlier report this run marked as not current (no claim check ran)
+
+    # -- signals -----------------------------------------------------------------------------
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """SIGTERM (a CI runner's timeout or cancel) ends the run as Ctrl-C does: pytest then finishes the session,
+        xdist stops its workers, and the report and history keep every check that finished (a partial run)."""
+        if threading.current_thread() is threading.main_thread():
+            self.previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def _on_sigterm(self, signum, frame) -> None:
+        if self.terminated is None:
+            self.terminated = "SIGTERM"
+        if not self.finishing:
+            raise KeyboardInterrupt("SIGTERM")
+
+    def pytest_unconfigure(self) -> None:
+        if self.previous_sigterm is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self.previous_sigterm)
+            self.previous_sigterm = None
+        remove_folder(self.collected_dir)
 
     # -- gathering ---------------------------------------------------------------------------
 
@@ -71,9 +105,6 @@ class Controller:
         if self.collected is None:  # known from now on, whatever happens to the workers later
             self.collected = read_entries(self.collected_dir, str(node.gateway.id))
 
-    def pytest_unconfigure(self) -> None:
-        remove_folder(self.collected_dir)
-
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:
         output = getattr(node, "workeroutput", None) or {}
@@ -83,6 +114,14 @@ class Controller:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if not report.passed:  # a module that failed (or was skipped) at collection hides its checks
             self.collection_problems += 1
+            if report.failed and self._in_testpaths(report.nodeid):
+                self.claim_collection_problems += 1
+
+    def _in_testpaths(self, nodeid: str) -> bool:
+        root = self.config.rootpath
+        testpaths = [(root / p).resolve() for p in self.config.getini("testpaths")]
+        where = (root / nodeid.split("::")[0]).resolve()
+        return not testpaths or any(t == where or t in where.parents for t in testpaths)
 
     @pytest.hookimpl(tryfirst=True)  # before junitxml, which writes user_properties as they are then
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -118,6 +157,15 @@ class Controller:
             raise pytest.UsageError(f"pytest-claims: cannot write the claims report to {folder} ({where}): "
                                     f"{problem}; pass --claims-report-dir DIR naming a folder you can write, "
                                     f"or --claims-no-report")
+
+    def check_fail_on(self) -> None:
+        """``--claims-fail-on`` with no history to compare with would pass having checked nothing."""
+        fail_on = self.config.getoption("claims_fail_on")
+        history = (self.config.getoption("claims_history") or "").strip().lower()
+        if fail_on and (history == "none" or self.config.getoption("claims_no_report")):
+            given = "--claims-history none" if history == "none" else "--claims-no-report"
+            raise pytest.UsageError(f"pytest-claims: --claims-fail-on {fail_on} compares this run with the run history, "
+                                    f"which {given} turns off; drop one of the two")
 
     def _report_dir(self) -> Path:
         option = self.config.getoption("claims_report_dir")
@@ -169,7 +217,12 @@ class Controller:
                 "deselect": [str(d) for d in (self.config.getoption("deselect", None) or [])]}
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if not self.records:  # no claim test ran: leave any earlier report alone
+        self.finishing = True  # from here a SIGTERM is noted, not raised: the report must be written whole
+        if self.terminated:
+            self.problems.append(f"the run was ended by {self.terminated} (a CI runner's timeout or cancel); "
+                                 f"every check that finished is kept, the rest are listed as not executed")
+        if not self.records:
+            self._no_claim_check_ran()
             return
         try:
             catalog = self.load_catalog()
@@ -181,20 +234,58 @@ class Controller:
             self.order = {entry["nodeid"]: i for i, entry in enumerate(collected)}  # deselected ones too
         received = {nodeid: CheckRecord.from_json(d) for nodeid, d in self.records.items()}
         records = complete_records(received, collected, self.failures)
-        extra = self.config.hook.pytest_claims_environment(config=self.config)
-        environment = collect_environment(self.config, self.settings, len(self.workers), extra)
-        configuration = collect_configuration(self.config.hook.pytest_claims_configuration(config=self.config))
+        try:
+            environment = collect_environment(self.config, self.settings, len(self.workers),
+                                              self._project_hook("pytest_claims_environment", "environment"))
+        except TypeError as exc:  # a value the project added is not JSON-safe
+            self.problems.append(f"the project's environment left out: {exc}")
+            environment = collect_environment(self.config, self.settings, len(self.workers), [])
+        configuration = self._configuration()
         self.document = build_document(catalog, records, environment, self.order, caveat, self._selection(),
                                        configuration, self.durations, self.settings.families)
+        sections = self._project_hook("pytest_claims_sections", "report sections", document=self.document)
         try:
-            self.document["sections"] = collect_sections(self.config.hook.pytest_claims_sections(
-                config=self.config, document=self.document))
+            self.document["sections"] = collect_sections(sections)
         except SectionError as exc:  # the verdicts are still reported; the project's sections are not
             self.document["sections"] = []
             self.problems.append(f"report sections left out: {exc}")
         if self.config.getoption("claims_no_report"):
             return
+        self._note_problems()
         self._compare_with_history(session)
+        self._note_problems()
+        self._write()
+
+    def _project_hook(self, name: str, what: str, **kwargs) -> list:
+        """A project hook's results. Its exception (a bug, a malformed data file) is a problem the report
+        names — never one that loses the checks that ran."""
+        try:
+            return getattr(self.config.hook, name)(config=self.config, **kwargs)
+        except Exception as exc:
+            self.problems.append(f"{what} left out: the project's {name} raised {type(exc).__name__}: {exc}")
+            return []
+
+    def _configuration(self) -> dict:
+        """The run's configuration; where the project cannot say it, one no other run has, so this run is
+        compared with none (and ``--claims-fail-on`` fails: it cannot compare)."""
+        before = len(self.problems)
+        found = self._project_hook("pytest_claims_configuration", "run configuration")
+        configuration = None
+        if len(self.problems) == before:
+            try:
+                configuration = collect_configuration(found)
+            except TypeError as exc:  # a value that is not JSON-safe
+                self.problems.append(f"run configuration left out: {exc}")
+        if configuration is None:
+            self.cannot_compare = "the run's configuration is unknown (the project's hook failed)"
+            return {"unknown": _now()}
+        return configuration
+
+    def _note_problems(self) -> None:
+        if self.document is not None and self.problems:
+            self.document["run"]["problems"] = list(self.problems)
+
+    def _write(self) -> None:
         from .report import render
 
         report_dir = self._report_dir()
@@ -206,6 +297,33 @@ class Controller:
             what = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
             self.unwritten = (f"claims report NOT written to {report_dir} ({what}); the verdicts above are all "
                               f"this run leaves — free the folder or pass --claims-report-dir DIR next time")
+
+    def _no_claim_check_ran(self) -> None:
+        """A run that executed no claim check but was about claims (``-k nothing``, every claim module failing to
+        collect, e.g. on a catalog error) marks the report it leaves behind as stale: the earlier report no longer
+        describes the code, and must not look current. A run of no claim test at all (unit tests) leaves it alone."""
+        collected, _ = self._collection()
+        if not collected and not self.claim_collection_problems:
+            return
+        if self.config.getoption("claims_no_report"):
+            return
+        json_path = self._report_dir() / "claims.json"
+        if not json_path.is_file():
+            return
+        why = ("no claim check was executed: " + ("every collected check was deselected" if collected else
+               f"{self.claim_collection_problems} claim module(s) failed at collection"))
+        from .report import render
+
+        try:
+            document = json.loads(json_path.read_text(encoding="utf-8"))
+            document["stale"] = {"timestamp": _now(),
+                                 "reason": why, "problems": list(self.problems)}
+            write_json(document, json_path)
+            render(json_path, json_path.parent / "index.html")
+        except (OSError, ValueError) as exc:
+            self.unwritten = f"the earlier claims report {json_path} could not be marked stale ({exc}); it is NOT current"
+            return
+        self.stale = f"{why}; the claims report {json_path.parent / 'index.html'} is an earlier run's, now marked stale"
 
     def _compare_with_history(self, session: pytest.Session) -> None:
         """Append this run to the history, note what changed, and apply --claims-fail-on."""
@@ -222,17 +340,35 @@ class Controller:
             history = record_and_compare(self.document, path)
         except HistoryError as exc:  # the report is still written
             self.problems.append(f"history not written to {path}: {exc}")
+            self._cannot_compare(session, f"the history {path} cannot be used ({exc})")
             return
         self.alerts = alerts(history["changes"], self.config.getoption("claims_fail_on"))
-        if self.alerts and session.exitstatus == pytest.ExitCode.OK:
+        if self.cannot_compare:
+            self._cannot_compare(session, self.cannot_compare)
+        elif self.alerts and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _cannot_compare(self, session: pytest.Session, why: str) -> None:
+        """``--claims-fail-on`` is a gate: one that cannot compare fails, it never passes having checked nothing."""
+        fail_on = self.config.getoption("claims_fail_on")
+        if not fail_on:
+            return
+        self.gate_failed = f"--claims-fail-on {fail_on}: cannot compare this run with its history, so it fails: {why}"
+        self.problems.append(self.gate_failed)
+        if session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     # -- terminal ----------------------------------------------------------------------------
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        if self.document is None:
-            return
         tr = terminalreporter
+        if self.document is None:
+            if self.stale or self.unwritten:
+                tr.section("claims")
+                for problem in self.problems:
+                    tr.write_line(problem, yellow=True)
+                tr.write_line(self.stale or self.unwritten, red=True, bold=True)
+            return
         tr.section("claims")
         for line, markup in change_lines(self.document.get("history"), self.config.getoption("claims_fail_on"),
                                          len(self.alerts)):
@@ -255,7 +391,7 @@ class Controller:
             tr.write(f"{LABELS.get(verdict, verdict):<13}", **_MARKUP.get(verdict, {}), bold=True)
             tr.write(f"{claim['id']:<{width}}  {counts}\n")
         for problem in self.problems:
-            tr.write_line(problem, yellow=True)
+            tr.write_line(problem, **({"red": True, "bold": True} if problem == self.gate_failed else {"yellow": True}))
         if self.unwritten:
             tr.write_line(self.unwritten, red=True, bold=True)
         elif self.html_path is not None:

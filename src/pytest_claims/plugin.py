@@ -55,6 +55,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
         controller = Controller(config, config.stash[CONFIG_KEY], lambda: _catalog(config))
         controller.check_report_dir()
+        controller.check_fail_on()
         config.pluginmanager.register(controller, "claims-controller")
 
 

@@ -166,6 +166,8 @@ def build_context(document: Mapping[str, Any]) -> dict[str, Any]:
         "doc": document,
         "history": history,
         "partial": partial_headline(document.get("run")),
+        "problems": list((document.get("run") or {}).get("problems") or ()),
+        "stale": document.get("stale"),
         "not_executed": not_executed,
         "summary": document["summary"],
         "claims": claims,
