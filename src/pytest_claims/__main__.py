@@ -15,6 +15,7 @@ from pathlib import Path
 from .changes import FAIL_ON
 
 EXIT_PARTIAL = 3  # merge: checks missing or in conflict; the report says which
+LISTED = 20  # missing checks named in the terminal; the report lists them all
 
 
 def _merge(args: argparse.Namespace) -> int:
@@ -31,6 +32,12 @@ def _merge(args: argparse.Namespace) -> int:
     except MergeError as exc:
         print(f"merge refused: {exc}", file=sys.stderr)
         return 2
+    except (KeyError, TypeError, AttributeError) as exc:  # valid JSON, but not the report pytest-claims writes
+        print(f"merge refused: a shard's claims.json is malformed ({type(exc).__name__}: {exc}); rerun the shard",
+              file=sys.stderr)
+        return 2
+    if args.sections:
+        _answer_sections(document, args.sections)
     status, history = 0, None
     if args.history.strip().lower() != "none":
         path = Path(args.history) if args.history else args.out / "history.sqlite"
@@ -42,21 +49,65 @@ def _merge(args: argparse.Namespace) -> int:
     html = render(args.out / "claims.json", args.out / "index.html")
     run = document["run"]
     print(f"merged {len(args.shards)} shard reports: {document['summary']['n_checks']} checks")
+    for line in verdict_table(document):
+        print(line)
     headline = partial_headline(run)
     if headline:
         print(headline)
-        for nodeid in run["not_executed_checks"]:
+        missing = run["not_executed_checks"]
+        for nodeid in missing[:LISTED]:
             print(f"  missing: {nodeid}")
+        if len(missing) > LISTED:
+            print(f"  ... and {len(missing) - LISTED} more (all listed in the report)")
         for conflict in run["merged"]["conflicts"]:
             print(f"  conflict: {conflict['nodeid']}: {conflict['results']}")
         status = EXIT_PARTIAL
+    for problem in run.get("problems") or ():
+        print(problem)
     found = alerts((history or {}).get("changes"), args.fail_on)
     for line, _ in change_lines(history, args.fail_on, len(found)):
         print(line)
     if found:
         status = status or 1
+    elif args.fail_on and history is None:  # a gate that cannot compare fails; it never passes unchecked
+        print(f"--fail-on {args.fail_on}: cannot compare the merged run with its history, so it fails")
+        status = status or 1
     print(f"claims report: {html} (data: {args.out / 'claims.json'})")
     return status
+
+
+def verdict_table(document: dict) -> list[str]:
+    """Each claim's verdict and check counts, one line each (the terminal summary of a pytest run)."""
+    from .records import LABELS
+
+    claims = document.get("claims") or []
+    width = max((len(c["id"]) for c in claims), default=0)
+    lines = []
+    for claim in claims:
+        counts = ", ".join(f"{n} {LABELS.get(v, v)}" for v, n in (claim.get("counts") or {}).items() if n) or "no checks"
+        lines.append(f"{LABELS.get(claim['verdict'], claim['verdict']):<13}{claim['id']:<{width}}  {counts}")
+    return lines
+
+
+def _answer_sections(document: dict, modules: list[str]) -> None:
+    """The project's sections answered from the merged run, as its ``pytest_claims_sections`` hooks answer them in
+    a pytest run (``config`` is None: a merge runs outside pytest)."""
+    import importlib
+
+    from .sections import SectionError, collect_sections
+
+    try:
+        results = [importlib.import_module(name).pytest_claims_sections(config=None, document=document)
+                   for name in modules]
+        document["sections"] = collect_sections(results)
+    except (ImportError, AttributeError, SectionError) as exc:
+        document["sections"] = []
+        document["run"].setdefault("problems", []).append(f"report sections left out: {type(exc).__name__}: {exc}")
+        return
+    document["run"]["problems"] = [p for p in document["run"].get("problems") or ()
+                                   if not p.startswith("report sections left out")]
+    if not document["run"]["problems"]:
+        del document["run"]["problems"]
 
 
 def _table(args: argparse.Namespace) -> int:
@@ -98,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     merge.add_argument("--fail-on", choices=FAIL_ON, default=None,
                        help="exit 1 on verdict flips (flip) or lost verifications (regression) since the last "
                             "comparable complete run")
+    merge.add_argument("--sections", action="append", default=[], metavar="MODULE",
+                       help="a module whose pytest_claims_sections answers the project's report sections from the "
+                            "merged run (repeatable; e.g. fixtures.reproducibility)")
     merge.set_defaults(run=_merge)
     table = sub.add_parser("table", help="checks of a claims.json or a history database as a table")
     table.add_argument("path", type=Path, help="a claims.json (or its folder) or a history database")

@@ -41,8 +41,18 @@ def read_shard(path: Path) -> Shard:
     file = path / "claims.json" if path.is_dir() else path
     if not file.is_file():
         raise MergeError(f"{path}: no claims.json there; pass the --claims-report-dir of each shard")
-    document = json.loads(file.read_text(encoding="utf-8"))
-    if document.get("format") != FORMAT:
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise MergeError(f"{file}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+                         f"the shard's report is damaged: rerun the shard") from None
+    except json.JSONDecodeError as exc:
+        raise MergeError(f"{file}: not a complete JSON report ({exc.msg} at line {exc.lineno}); the shard's report is "
+                         f"damaged or was cut short: rerun the shard") from None
+    except OSError as exc:
+        raise MergeError(f"{file}: cannot be read ({exc.strerror or exc})") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        document = document if isinstance(document, dict) else {}
         raise MergeError(f"{file}: format {document.get('format')!r}, expected {FORMAT!r}")
     return Shard(str(path), document)
 
@@ -79,6 +89,46 @@ def _environment(shards: Sequence[Shard]) -> dict[str, Any]:
     return environment
 
 
+def _differing(shards: Sequence[Shard], value) -> list[str] | None:
+    """The shard names grouped by ``value(document)``, where the shards differ in it (None where they agree)."""
+    groups: dict[str, list[str]] = {}
+    for shard in shards:
+        groups.setdefault(json.dumps(value(shard.document), sort_keys=True, default=str), []).append(shard.name)
+    return None if len(groups) <= 1 else [", ".join(names) for names in groups.values()]
+
+
+def _catalog_text(document: Mapping[str, Any]) -> list:
+    return [[c.get("id"), c.get("title"), c.get("statement"), c.get("source"), alternates_json(c)]
+            for c in document.get("claims") or ()] + [document.get("appendix") or []]
+
+
+def _differences(shards: Sequence[Shard]) -> list[str]:
+    """What makes the shards not provably one run of one commit with one judgement: each a caveat, so the merged
+    run is partial and no claim is verified from it."""
+    caveats = []
+    dirty = [s.name for s in shards if (((s.document.get("environment") or {}).get("git") or {}).get("dirty"))]
+    if dirty:
+        caveats.append(f"shard{'s' if len(dirty) != 1 else ''} {', '.join(dirty)} ran with uncommitted changes, so "
+                       f"{'their' if len(dirty) != 1 else 'its'} checks may not be of the commit recorded")
+    settings = _differing(shards, lambda d: (d.get("environment") or {}).get("claims_settings"))
+    if settings:
+        caveats.append("the shards judged with different [tool.claims] settings (tolerances, alpha, margins): "
+                       + " | ".join(settings))
+    catalogs = _differing(shards, _catalog_text)
+    if catalogs:
+        caveats.append("the shards read different claim catalogs (claims or their statements differ): "
+                       + " | ".join(catalogs))
+    return caveats
+
+
+def _sections(shards: Sequence[Shard]) -> tuple[list, str | None]:
+    """The shards' project sections, where they agree; else none, and why."""
+    if _differing(shards, lambda d: d.get("sections") or []):
+        return [], ("the shards' report sections differ (each answers from its own checks); pass "
+                    "--sections MODULE to answer them from the merged run")
+    return list(shards[0].document.get("sections") or []), None
+
+
 def merge_documents(shards: Sequence[Shard]) -> dict[str, Any]:
     """The report of the whole run (``claims.json`` content) from its shards' reports."""
     if not shards:
@@ -93,6 +143,7 @@ def merge_documents(shards: Sequence[Shard]) -> dict[str, Any]:
     commits = {((s.document.get("environment") or {}).get("git") or {}).get("commit") for s in shards}
     if len(commits) > 1:
         caveats.append(f"the shards ran different git commits ({', '.join(sorted(str(c) for c in commits))})")
+    caveats += _differences(shards)
 
     order: dict[str, int] = {}
     executed: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
@@ -147,4 +198,10 @@ def merge_documents(shards: Sequence[Shard]) -> dict[str, Any]:
                               families_of_settings(environment.get("claims_settings")))
     document["run"]["merged"] = {"shards": [s.name for s in shards], "conflicts": conflicts,
                                  "duplicates": duplicates}
+    document["sections"], left_out = _sections(shards)
+    problems = [f"shard {s.name}: {p}" for s in shards for p in (s.document.get("run") or {}).get("problems") or ()]
+    if left_out:
+        problems.append(f"report sections left out: {left_out}")
+    if problems:
+        document["run"]["problems"] = problems
     return document
