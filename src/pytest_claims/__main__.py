@@ -124,16 +124,37 @@ def _table(args: argparse.Namespace) -> int:
 
 
 def _durations(args: argparse.Namespace) -> int:
-    """The last recorded duration of every check, in pytest-split's format ({nodeid: seconds})."""
+    """The last recorded duration of every check of one configuration, in pytest-split's format ({nodeid: seconds}):
+    a CPU run's 0.3 s must never balance tomorrow's GPU shards, where the same check takes minutes."""
+    import pandas as pd
+
     from .files import write_atomic
+    from .history import configuration_key
     from .table import frame
 
-    found: dict[str, float] = {}
-    for path in args.paths:
-        table = frame(path).dropna(subset=["duration"]).sort_values("run", kind="stable", na_position="last")
-        found.update(zip(table["nodeid"], table["duration"].astype(float)))
+    table = pd.concat([frame(path) for path in args.paths], ignore_index=True).dropna(subset=["duration"])
+    key = args.configuration
+    if args.like is not None:
+        like = args.like / "claims.json" if args.like.is_dir() else args.like
+        try:
+            document = json.loads(like.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            print(f"durations: cannot read --like {like}: {exc}", file=sys.stderr)
+            return 2
+        key = configuration_key((document.get("run") or {}).get("configuration") or {})
+    keys = table["configuration_key"].value_counts()
+    if key is None and len(keys) > 1:
+        listed = ", ".join(f"{k} ({n} durations)" for k, n in keys.items())
+        print(f"durations: the runs given are of {len(keys)} configurations ({listed}); a check's duration depends on "
+              f"it (CPU or GPU, tiers): name one with --like REPORT (a claims.json of that configuration) or "
+              f"--configuration KEY", file=sys.stderr)
+        return 2
+    if key is not None:
+        table = table[table["configuration_key"] == key]
+    table = table.sort_values("run", kind="stable", na_position="last")
+    found = dict(zip(table["nodeid"], table["duration"].astype(float)))
     write_atomic(args.out, json.dumps(dict(sorted(found.items())), indent=1) + "\n")
-    print(f"{len(found)} durations -> {args.out}")
+    print(f"{len(found)} durations" + (f" of configuration {key}" if key else "") + f" -> {args.out}")
     return 0
 
 
@@ -161,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     durations.add_argument("paths", nargs="+", type=Path, help="history databases or claims.json files")
     durations.add_argument("--out", type=Path, default=Path(".test_durations"),
                            help="pytest-split durations file (default .test_durations)")
+    durations.add_argument("--like", type=Path, default=None, metavar="REPORT",
+                           help="only runs of the configuration of this claims.json (or its folder)")
+    durations.add_argument("--configuration", default=None, metavar="KEY",
+                           help="only runs of this configuration key (history table's configuration_key)")
     durations.set_defaults(run=_durations)
     args = parser.parse_args(argv)
     return args.run(args)
