@@ -16,7 +16,9 @@ from typing import Any
 DEFAULT_ALPHA = 0.05
 DEFAULT_REPORT_DIR = "reports"
 TOLERANCE_PARTS = ("abs", "rel", "sigmas")
-KNOWN_KEYS = ("catalog", "report_dir", "alpha", "tolerances", "margins", "packages", "families")
+KNOWN_KEYS = ("catalog", "report_dir", "alpha", "tolerances", "margins", "packages", "families", "provide",
+              "consistency_families")
+PROVIDE_KEYS = ("fold", "beyond", "advice")
 # A check's family: the first [tool.claims.families] entry one of whose patterns matches its tier (or, for a
 # check that was not decided, its plan's tier); checks no pattern matches are in this one.
 OTHER_FAMILY = "other"
@@ -87,6 +89,25 @@ def parse_families(table: Any, where: str = "[tool.claims.families]") -> Familie
     return tuple(out)
 
 
+def parse_provide(table: Any, where: str = "[tool.claims.provide]") -> dict[str, Any]:
+    """How the report's "what to provide" groups the needs of checks that did not run (docs/PLUGIN.md):
+    ``fold``: [{prefix, command, says}] — needs starting with ``prefix`` fold under the one ``command`` that provides
+    them all, listed first; ``beyond``: texts marking a need no user can provide (what the suite does not implement);
+    ``advice``: texts marking a need that only speeds a run (listed last)."""
+    if not isinstance(table, Mapping) or set(table) - set(PROVIDE_KEYS):
+        raise ClaimsConfigError(f"{where} takes {', '.join(PROVIDE_KEYS)}, got {table!r}")
+    for fold in table.get("fold", []):
+        if not isinstance(fold, Mapping) or set(fold) != {"prefix", "command", "says"} or not all(
+                isinstance(v, str) and v.strip() for v in fold.values()):
+            raise ClaimsConfigError(f"each fold in {where} is {{prefix = \"...\", command = \"...\", says = \"...\"}}, "
+                                    f"got {fold!r}")
+    for key in ("beyond", "advice"):
+        texts = table.get(key, [])
+        if not isinstance(texts, list) or not all(isinstance(t, str) and t.strip() for t in texts):
+            raise ClaimsConfigError(f"{key} in {where} must be a list of non-empty texts, got {texts!r}")
+    return dict(table)
+
+
 def _number(value: Any, what: str, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise ClaimsConfigError(f"{what} in {where} must be a finite number >= 0, got {value!r}")
@@ -145,6 +166,13 @@ def load_config(rootdir: Path, pyproject: Path | None = None) -> ClaimsConfig:
     if not isinstance(packages, list) or not all(isinstance(p, str) for p in packages):
         raise ClaimsConfigError(f"packages in {where} must be a list of distribution names, got {packages!r}")
 
+    parse_provide(table.get("provide", {}), f"[tool.claims.provide] in {path or 'pyproject.toml'}")
+    families = parse_families(table.get("families", {}), f"[tool.claims.families] in {path or 'pyproject.toml'}")
+    consistency = table.get("consistency_families", [])
+    if not isinstance(consistency, list) or not all(isinstance(f, str) and f in dict(families) for f in consistency):
+        raise ClaimsConfigError(f"consistency_families in {where} must list names of [tool.claims.families] "
+                                f"({', '.join(dict(families)) or 'none defined'}), got {consistency!r}")
+
     catalog = table.get("catalog")
     return ClaimsConfig(
         pyproject=path,
@@ -155,6 +183,6 @@ def load_config(rootdir: Path, pyproject: Path | None = None) -> ClaimsConfig:
         margins=margins,
         packages=tuple(packages),
         project_dependencies=_dependency_names(data.get("project", {})),
-        families=parse_families(table.get("families", {}), f"[tool.claims.families] in {path or 'pyproject.toml'}"),
+        families=families,
         settings=dict(table),
     )

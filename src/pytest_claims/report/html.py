@@ -57,6 +57,43 @@ def group_by_need(checks: list[tuple[str, Mapping[str, Any]]]) -> list[dict[str,
     return sorted(rows.values(), key=lambda row: -len(row["checks"]))
 
 
+def provide(rows: list[dict[str, Any]], settings: Mapping[str, Any] | None) -> dict[str, list[dict[str, Any]]]:
+    """``group_by_need``'s rows arranged as ``[tool.claims.provide]`` says (config.parse_provide): the folds first
+    (one command each, with the rows it covers, checks counted once), then what a user can provide, then what no
+    user can (``beyond``: the suite does not implement it), then advice (``advice``: it only speeds a run)."""
+    settings = settings or {}
+    folds = [{**fold, "rows": [], "claims": {}} for fold in settings.get("fold") or ()]
+    out: dict[str, list] = {"user": [], "beyond": [], "advice": []}
+    for row in rows:
+        fold = next((f for f in folds if row["need"].startswith(f["prefix"])), None)
+        if fold is not None:
+            fold["rows"].append(row)
+        elif any(text in row["need"] for text in settings.get("beyond") or ()):
+            out["beyond"].append(row)
+        elif any(text in row["need"] for text in settings.get("advice") or ()):
+            out["advice"].append(row)
+        else:
+            out["user"].append(row)
+    out["folds"] = []
+    for fold in folds:
+        if fold["rows"]:
+            checks = list(dict.fromkeys(check for row in fold["rows"] for check in row["checks"]))  # each once
+            for cid, _ in checks:
+                fold["claims"][cid] = fold["claims"].get(cid, 0) + 1
+            out["folds"].append({**fold, "checks": checks})
+    return out
+
+
+DECIDED = ("verified", "refuted", "inconclusive")
+
+
+def consistency_only(claim: Mapping[str, Any], consistency: set[str]) -> bool:
+    """Whether every decided check of ``claim`` is of a family in ``consistency`` (``consistency_families`` of
+    [tool.claims]: checks of the paper's numbers against each other), so its verdict rests on no measurement."""
+    decided = [f["family"] for f in claim.get("families") or () if any(f["counts"].get(v) for v in DECIDED)]
+    return bool(decided) and all(name in consistency for name in decided)
+
+
 def anchor(nodeid: str) -> str:
     """The HTML id of a check's row (sections and other links point at it): a short digest of its node id,
     the same in every report (a readable id cost ~90 bytes a check, a fifth of the CPU report)."""
@@ -135,6 +172,8 @@ def build_context(document: Mapping[str, Any]) -> dict[str, Any]:
     not_executed: list[tuple[str, Mapping[str, Any]]] = []
     history = history_context(document.get("history"))
     trends = (document.get("history") or {}).get("trends") or {}
+    settings = (document.get("environment") or {}).get("claims_settings") or {}
+    consistency = set(settings.get("consistency_families") or ())
     for claim in document["claims"]:
         checks = claim["checks"]
         svg, trend = claim_svg(claim), trend_svg(checks, trends)
@@ -157,6 +196,7 @@ def build_context(document: Mapping[str, Any]) -> dict[str, Any]:
             "trend": Markup(trend) if trend else None,
             "n_trends": sum(c["nodeid"] in trends for c in checks),
             "timeline": _timeline(history, claim["id"]),
+            "consistency_only": consistency_only(claim, consistency),
         })
         # what this machine lacks; checks this run merely did not execute are listed under the banner
         not_run += [(claim["id"], c) for c in checks if c["verdict"] == "not_run" and c.get("executed", True)]
@@ -172,6 +212,7 @@ def build_context(document: Mapping[str, Any]) -> dict[str, Any]:
         "summary": document["summary"],
         "claims": claims,
         "missing": group_by_need(not_run),
+        "provide": provide(group_by_need(not_run), (env.get("claims_settings") or {}).get("provide")),
         "sections": list(document.get("sections") or ()),
         "nodeids": {c["nodeid"] for claim in document["claims"] for c in claim["checks"]},
         "n_not_run": len(not_run),
