@@ -136,8 +136,10 @@ def test_flip_is_in_the_first_section_the_terminal_and_the_history(project):
     assert section == "changes"
     assert "Since run #1" in text and "verdict flip (regression) width test_width verified refuted" in text
     changes = document(project)["history"]["changes"]
-    assert changes["flips"] == [{"nodeid": "claims/test_suite.py::test_width", "claim": "width", "id": "test_width",
-                                 "before": "verified", "after": "refuted", "regression": True}]
+    assert [{k: v for k, v in f.items() if k != "measured"} for f in changes["flips"]] == [
+        {"nodeid": "claims/test_suite.py::test_width", "claim": "width", "id": "test_width",
+         "before": "verified", "after": "refuted", "regression": True}]
+    assert changes["flips"][0]["measured"]["before"]["paper"] == 768  # measured against paper, both runs
     history = project.path / "reports" / "history.sqlite"
     assert history_verdicts(history, "test_width") == ["verified", "refuted"]
     assert history_verdicts(history, "test_depth") == ["verified", "verified"]

@@ -57,7 +57,8 @@ def compare(before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Mapping
             new.append({**_ref(now), "after": now["verdict"]})
         elif was["verdict"] != now["verdict"]:
             flips.append({**_ref(now), "before": was["verdict"], "after": now["verdict"],
-                          "regression": was["verdict"] == VERIFIED})
+                          "regression": was["verdict"] == VERIFIED,
+                          "measured": {"before": _measured(was), "after": _measured(now)}})
         elif moved(was, now):
             shifted.append({**_ref(now), "verdict": now["verdict"],
                             "before": _measured(was), "after": _measured(now)})
@@ -68,7 +69,8 @@ def compare(before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Mapping
 
 
 def _measured(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {"value": row.get("measured_value"), "low": row.get("measured_low"), "high": row.get("measured_high")}
+    return {"value": row.get("measured_value"), "low": row.get("measured_low"), "high": row.get("measured_high"),
+            "paper": row.get("paper_value")}
 
 
 def alerts(changes: Mapping[str, list] | None, fail_on: str | None) -> list[dict[str, Any]]:

@@ -3,7 +3,8 @@
 The result is the report's ``history`` block (``claims.json``), so the HTML renders it from the JSON
 alone: ``run`` (this run's id in the database), ``compared_with`` (the run it is compared with, or
 None), ``changes`` (``changes.compare``), ``timeline`` (each claim's verdict over the comparable runs)
-and ``trends`` (measured values of checks whose value or verdict varied over those runs).
+and ``trends`` (measured values of checks whose value, verdict or paper value varied over those runs; each point
+with the paper value its run judged against).
 """
 
 from __future__ import annotations
@@ -73,11 +74,11 @@ def _trends(ids: list[int], checks: Mapping[int, Mapping[str, Mapping[str, Any]]
             continue
         points = [_point(checks[i][nodeid], i) for i in ids if nodeid in checks[i]] + [_point(now, run_id)]
         points = [p for p in points if p["value"] is not None]
-        if len(points) >= 2 and len({(p["value"], p["low"], p["high"], p["verdict"]) for p in points}) > 1:
+        if len(points) >= 2 and len({(p["value"], p["low"], p["high"], p["verdict"], p["paper"]) for p in points}) > 1:
             trends[nodeid] = points
     return trends
 
 
 def _point(row: Mapping[str, Any], run_id: int | None) -> dict[str, Any]:
     return {"run": run_id, "value": row["measured_value"], "low": row["measured_low"],
-            "high": row["measured_high"], "verdict": row["verdict"]}
+            "high": row["measured_high"], "verdict": row["verdict"], "paper": row.get("paper_value")}

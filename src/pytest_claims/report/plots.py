@@ -213,10 +213,16 @@ def _draw_trend(ax, check: Mapping[str, Any], points: Sequence[Mapping[str, Any]
     xs = list(range(len(points)))
     rule = check.get("rule") or {}
     if check["kind"] == "value" and check.get("paper"):
+        # Each run against the paper value it was judged with (a corrected transcription moves it): the band is
+        # this run's tolerance around that value, drawn per run.
+        now = check["paper"]["value"]
         accepted = rule.get("accepted")
-        if accepted and accepted[1] > accepted[0]:
-            ax.axhspan(accepted[0], accepted[1], color=BAND_COLOR, zorder=0, lw=0)
-        ax.axhline(check["paper"]["value"], color=PAPER_COLOR, lw=1, ls="--", zorder=1)
+        for x, p in zip(xs, points):
+            paper = p.get("paper") if p.get("paper") is not None else now
+            if accepted and accepted[1] > accepted[0]:
+                ax.fill_between([x - 0.5, x + 0.5], accepted[0] - now + paper, accepted[1] - now + paper,
+                                color=BAND_COLOR, zorder=0, lw=0)
+            ax.plot([x - 0.5, x + 0.5], [paper, paper], color=PAPER_COLOR, lw=1, ls="--", zorder=1)
     else:
         ax.axhline(0, color="#24292f", lw=0.8, zorder=1)
         if rule.get("margin") is not None:
