@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -61,6 +62,7 @@ class Controller:
         self.terminated: str | None = None  # the signal that ended the run early (SIGTERM from a CI runner)
         self.finishing = False  # the report is being written: a signal now must not cut it in half
         self.previous_sigterm = None
+        self.worker_pids: list[int] = []  # xdist workers started by this controller (ended on SIGTERM)
         self.cannot_compare: str | None = None  # why this run cannot be compared with its history
         self.gate_failed: str | None = None  # why --claims-fail-on failed the run without a change to show
         self.claim_collection_problems = 0  # of those, modules inside the suite's testpaths
@@ -78,7 +80,24 @@ class Controller:
         if self.terminated is None:
             self.terminated = "SIGTERM"
         if not self.finishing:
+            self._stop_workers()
             raise KeyboardInterrupt("SIGTERM")
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodeready(self, node) -> None:
+        popen = getattr(getattr(getattr(node, "gateway", None), "_io", None), "popen", None)  # execnet's popen gateway
+        if getattr(popen, "pid", None):
+            self.worker_pids.append(popen.pid)
+
+    def _stop_workers(self) -> None:
+        """End the xdist workers now: a CI runner gives a few seconds between SIGTERM and SIGKILL, which the report
+        needs, not a worker finishing its test (xdist's own teardown waits up to 10 s for each). A worker's test in
+        progress had not finished: it is listed as not executed, like every test not yet started."""
+        for pid in self.worker_pids:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
 
     def pytest_unconfigure(self) -> None:
         if self.previous_sigterm is not None and threading.current_thread() is threading.main_thread():
