@@ -181,7 +181,8 @@ def test_a_cached_file_is_checked_and_reported_never_deleted(hub, served, capsys
     assert blob.read_bytes() == b"bit rot"
 
 
-def test_offline_without_caches_says_sizes_are_unknown_and_what_is_missing(hub, capsys):
+def test_offline_without_caches_says_sizes_are_unknown_and_what_is_missing(hub, capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(fetch_mod, "SIZES_CSV", tmp_path / "none-recorded.csv")
     code, out, document = run(hub, capsys, TIMM_KEY, NPZ_KEY, "--offline")
     assert code == 1
     assert "to download: 2 files, 0 B + 2 of unknown size (offline mode is set" in out
@@ -256,3 +257,18 @@ def test_fetch_asks_for_exactly_the_files_load_model_reads(monkeypatch):
             load_model(spec, recorder)
         expected = [(source.url,) if source.url else (source.repo_id, source.names) for source in source_files(spec)]
         assert recorder.calls == expected, spec.key
+
+
+def test_sizes_recorded_online_are_known_offline(hub, served, capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(fetch_mod, "SIZES_CSV", tmp_path / "file_sizes.csv")
+    code, out, _ = run(hub, capsys, TIMM_KEY, NPZ_KEY, "--list", "--record-sizes")
+    assert code == 0 and "2 sizes recorded in" in out
+    recorded = fetch_mod.recorded_sizes()
+    timm_file, npz = served["timm"][1], served["npz"].rsplit("/", 1)[-1]
+    assert {k: size for k, (size, _) in recorded.items()} == {
+        (TIMM_KEY, timm_file): len(served["repos"][served["timm"][0]][timm_file]),
+        (NPZ_KEY, npz): len(served["static"][served["npz"]])}
+    code, out, _ = run(hub, capsys, TIMM_KEY, NPZ_KEY, "--list", "--offline")
+    total = fetch_mod._human(sum(size for size, _ in recorded.values()))
+    assert f"to download: 2 files, {total} (2 of the sizes as recorded in file_sizes.csv" in out
+    assert "unknown size" not in out

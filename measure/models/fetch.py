@@ -26,7 +26,7 @@ import shutil
 import sys
 import urllib.error
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from measure.errors import Missing, Unreleased
@@ -53,6 +53,7 @@ class Planned:
     source: SourceFile | None = None
     remote: RemoteFile | None = None  # official files: what HEAD said
     problem: str = ""              # why it cannot be fetched at all (unreleased row, no such repo, ...)
+    recorded: bool = False         # size read from SIZES_CSV (offline), not from the source now
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,58 @@ def select(keys: Sequence[str] = (), tiers: Sequence[str] = ()) -> list[Checkpoi
     return sorted(wanted.values(), key=lambda spec: order.index(spec.key))
 
 
-def plan(hub: HubAccess, specs: Iterable[CheckpointSpec]) -> list[Planned]:
-    """Every file of `specs`, with its size and what is already on disk (metadata only: nothing downloaded)."""
+SIZES_CSV = Path(__file__).with_name("file_sizes.csv")
+SIZE_COLUMNS = ("key", "file", "bytes", "recorded")
+
+
+def _size_key(item: Planned) -> tuple[str, str]:
+    return item.key, item.file.rsplit("/", 1)[-1]  # the file's name: the same whatever host serves it
+
+
+def recorded_sizes(path: Path | None = None) -> dict[tuple[str, str], tuple[int, str]]:
+    """Sizes the source announced when ``bin/claims-fetch --record-sizes`` last reached it: {(key, file): (bytes,
+    date)}; what lets an offline ``--list`` say how big a download is."""
+    import csv
+
+    path = path or SIZES_CSV
+    if not path.is_file():
+        return {}
+    with path.open(newline="", encoding="utf-8") as fh:
+        return {(row["key"], row["file"]): (int(row["bytes"]), row["recorded"]) for row in csv.DictReader(fh)}
+
+
+def record_sizes(planned: list[Planned], path: Path | None = None) -> int:
+    """Write the sizes the source announced now (not those read back from ``path``) into ``path``; returns how
+    many rows it holds for these files."""
+    import csv
+    import datetime
+    import io
+
+    from measure.run.files import atomic_write_text
+
+    path = path or SIZES_CSV
+    today = datetime.date.today().isoformat()
+    rows = {k: v for k, v in recorded_sizes(path).items()}
+    for item in planned:
+        if item.size is not None and not item.recorded and not item.problem:
+            rows[_size_key(item)] = (item.size, today)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(SIZE_COLUMNS)
+    writer.writerows((key, file, size, date) for (key, file), (size, date) in sorted(rows.items()))
+    atomic_write_text(path, text.getvalue())
+    return sum(_size_key(item) in rows for item in planned)
+
+
+def plan(hub: HubAccess, specs: Iterable[CheckpointSpec], sizes: Path | None = None) -> list[Planned]:
+    """Every file of `specs`, with its size and what is already on disk (metadata only: nothing downloaded); a
+    size the source cannot say now (offline) is the one recorded in `sizes`, marked ``recorded``."""
+    known = recorded_sizes(sizes)
+    return [replace(p, size=known[_size_key(p)][0], recorded=True)
+            if p.size is None and not p.problem and _size_key(p) in known else p for p in _plan(hub, specs)]
+
+
+def _plan(hub: HubAccess, specs: Iterable[CheckpointSpec]) -> list[Planned]:
     planned = []
     for spec in specs:
         try:
@@ -314,7 +365,10 @@ def format_plan(hub: HubAccess, planned: list[Planned]) -> str:
     unknown = sum(p.size is None for p in todo)
     lines = [_table(rows, ("key", "file", "size", "on disk")) if rows else "(no fetchable files)", ""]
     lines += [f"cannot fetch {p.key}: {p.problem}" for p in planned if p.problem and _required(p)]
+    recorded = sum(p.recorded for p in todo)
     lines.append(f"to download: {_count(len(todo), 'file')}, {_human(known)}"
+                 + (f" ({recorded} of the sizes as recorded in {SIZES_CSV.name}, the source not asked now)"
+                    if recorded else "")
                  + (f" + {unknown} of unknown size ({hub.unreachable_reason or 'the source does not say'})"
                     if unknown else "")
                  + f"; already here: {_human(sum(p.size or 0 for p in planned if p.cached))} "
@@ -351,6 +405,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, help="Hugging Face cache (default: HF_HUB_CACHE / HF_HOME/hub)")
     parser.add_argument("--files-dir", type=Path, help="official files (default: CLAIMS_CHECKPOINTS)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--record-sizes", action="store_true",
+                        help=f"write the sizes the source announces into {SIZES_CSV.name} (for offline --list)")
     args = parser.parse_args(argv)
     try:
         specs = select(args.keys, args.tier)
@@ -362,6 +418,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"planning {len(specs)} checkpoints ...", flush=True)
     planned = plan(hub, specs)
     print(format_plan(hub, planned) + "\n", flush=True)
+    if args.record_sizes:
+        print(f"{record_sizes(planned)} sizes recorded in {SIZES_CSV}", flush=True)
     if args.list:
         return 0
     if args.no_progress:
