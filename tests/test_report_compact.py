@@ -98,3 +98,17 @@ def test_two_figures_with_the_same_marker_share_no_id_and_every_reference_resolv
     assert len(ids) == 4 and len(set(ids)) == 4
     refs = set(re.findall(r'(?:href="#|url\(#)([^")]+)', page))
     assert refs and refs <= set(ids)
+
+
+def test_an_ordering_label_cut_to_fit_keeps_its_number():
+    from matplotlib.figure import Figure
+
+    from pytest_claims.report.plots import _draw_orderings
+
+    check = {"id": "test_cnn_beats_vit[n=50]", "kind": "ordering", "verdict": "verified",
+             "measured": {"value": 12.3456, "low": 10.0, "high": 14.0},
+             "rule": {"a_label": "ResNet-style CNN (n=50)", "b_label": "ViT (patch 4, depth 6, width 128)"}}
+    ax = Figure().subplots()
+    _draw_orderings(ax, [check])
+    [label] = [t.get_text() for t in ax.texts]
+    assert label.endswith(": +12.35") and len(label) <= 36 and label.startswith("ResNet-style CNN (n=50) − V")

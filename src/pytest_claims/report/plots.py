@@ -132,7 +132,8 @@ def _draw_orderings(ax, rows) -> None:
             ax.plot([-margin], [y], marker="|", ms=12, mew=2, color=COLORS["refuted"], zorder=2)
         rule = c.get("rule") or {}
         a, b = rule.get("a_label", "A"), rule.get("b_label", "B")
-        ax.annotate(_short(f"{a} − {b}: {m['value']:+.4g}", 36), xy=(1.01, y), xycoords=("axes fraction", "data"),
+        value = f": {m['value']:+.4g}"  # the number is what the label is for: only the names are cut
+        ax.annotate(_short(f"{a} − {b}", 36 - len(value)) + value, xy=(1.01, y), xycoords=("axes fraction", "data"),
                     va="center", fontsize=8, color=color, annotation_clip=False)
     ax.axvline(0, color="#24292f", lw=0.8, zorder=0)
     ax.set_yticks([-i for i in range(len(rows))], [check_label(c["id"]) for c in rows])
