@@ -104,3 +104,22 @@ def test_problems_stale_and_merge_are_said_on_top():
     assert "Problems of this run" in top and "pytest_claims_sections raised KeyError" in top
     assert "Stale: this report is of an earlier run (2026-01-01T00:00:00+00:00)" in top
     assert "no claim check was executed: x" in top and "merged from 3 shard reports" in top
+
+
+def test_the_appendix_tables_are_a_page_of_their_own_linked_from_the_report(tmp_path):
+    from pytest_claims.report.html import render
+
+    document = _document()
+    document["appendix"] = [{"title": "Seed discrepancies", "file": "x.csv", "columns": ["a", "b"],
+                             "rows": [["1", "<i>x</i>"]]}]
+    (tmp_path / "claims.json").write_text(json.dumps(document), encoding="utf-8")
+    index = render(tmp_path / "claims.json").read_text(encoding="utf-8")
+    appendix = (tmp_path / "appendix.html").read_text(encoding="utf-8")
+    assert '<a href="appendix.html">appendix</a>' in index and 'id="appendix"' not in index
+    assert '<section id="appendix">' in appendix and "&lt;i&gt;x&lt;/i&gt;" in appendix and "<i>x</i>" not in appendix
+    assert '<a href="index.html">the claims report</a>' in appendix
+    (tmp_path / "appendix.html").unlink()
+    document["appendix"] = []
+    (tmp_path / "claims.json").write_text(json.dumps(document), encoding="utf-8")
+    assert "appendix" not in render(tmp_path / "claims.json").read_text(encoding="utf-8")
+    assert not (tmp_path / "appendix.html").exists()

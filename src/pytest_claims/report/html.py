@@ -66,8 +66,8 @@ def provide(rows: list[dict[str, Any]], settings: Mapping[str, Any] | None) -> d
     out: dict[str, list] = {"user": [], "beyond": [], "advice": []}
     for row in rows:
         fold = next((f for f in folds if row["need"].startswith(f["prefix"])), None)
-        if fold is not None:
-            fold["rows"].append(row)
+        if fold is not None:  # its subject only (before ": "): how to provide it alone is what the command replaces
+            fold["rows"].append({**row, "subject": row["need"].split(": ", 1)[0]})
         elif any(text in row["need"] for text in settings.get("beyond") or ()):
             out["beyond"].append(row)
         elif any(text in row["need"] for text in settings.get("advice") or ()):
@@ -241,8 +241,15 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+APPENDIX_FILE = "appendix.html"  # the catalog's appendix tables: static paper data, kept off the main page's budget
+
+
 def render_html(document: Mapping[str, Any]) -> str:
-    return unindent(_environment().get_template("report.html.j2").render(**build_context(document)))
+    return unindent(_environment().get_template("report.html.j2").render(**build_context(document), part="report"))
+
+
+def render_appendix_html(document: Mapping[str, Any]) -> str:
+    return unindent(_environment().get_template("report.html.j2").render(doc=document, part="appendix"))
 
 
 _PRE = re.compile(r"(<pre\b.*?</pre>)", re.DOTALL)
@@ -255,9 +262,12 @@ def unindent(html: str) -> str:
 
 
 def render(json_path: Path | str, html_path: Path | str | None = None) -> Path:
-    """Render ``html_path`` (default: index.html beside the JSON) from ``json_path`` alone."""
+    """Render ``html_path`` (default: index.html beside the JSON) from ``json_path`` alone, and the catalog's
+    appendix tables, where it has any, into appendix.html beside it."""
     json_path = Path(json_path)
     html_path = Path(html_path) if html_path is not None else json_path.with_name("index.html")
     document = json.loads(json_path.read_text(encoding="utf-8"))
+    if document.get("appendix"):  # first, so the main page never links to a missing one
+        write_atomic(html_path.with_name(APPENDIX_FILE), render_appendix_html(document))
     write_atomic(html_path, render_html(document))
     return html_path

@@ -3,8 +3,8 @@
 matplotlib writes every element in a group of its own with an id, and repeats the same inline
 ``style`` on every tick, label and marker. Here, in the SVG tree (never by rewriting text):
 
-* ids nothing refers to (``url(#…)``, ``href="#…"``) are dropped; the others get a prefix from the figure's
-  content, references too, so figures sharing a marker never repeat an id in one page;
+* ids nothing refers to (``url(#…)``, ``href="#…"``) are dropped; the others are renamed to a prefix from the
+  figure's content and a number, references too, so figures sharing a marker never repeat an id in one page;
 * groups left without attributes are unwrapped (their children take their place);
 * a rotation by 0 degrees (every horizontal label) is dropped;
 * each distinct ``style`` (with the ``clip-path`` attribute folded in) becomes one CSS class in a ``<style>`` of the figure. Inline SVG styles apply
@@ -39,7 +39,7 @@ def compact(svg: str) -> str:
         if _NO_ROTATION.fullmatch(element.attrib.get("transform", "")):
             del element.attrib["transform"]
     digest = hashlib.sha256(svg.encode()).hexdigest()
-    _prefix_ids(root, referenced, "i" + digest[:6] + "-")
+    _prefix_ids(root, referenced, "i" + digest[:5] + "-")
     _unwrap_bare_groups(root)
     _styles_to_classes(root, prefix="c" + digest[:5])
     text = ET.tostring(root, encoding="unicode", short_empty_elements=True)
@@ -47,18 +47,19 @@ def compact(svg: str) -> str:
 
 
 def _prefix_ids(root: ET.Element, ids: set[str], prefix: str) -> None:
-    """The ids still needed (markers, clip paths) prefixed with the figure's digest, references too: matplotlib
-    names a marker by its path, so every figure with the same marker would repeat its id in one page."""
-    if not ids:
+    """The ids still needed (markers, clip paths) renamed to the figure's digest and a number, references too:
+    matplotlib names a marker by its path, so every figure with the same marker would repeat its id in one page."""
+    names = {old: f"{prefix}{i}" for i, old in enumerate(sorted(ids))}
+    if not names:
         return
     for element in root.iter():
         for name, value in list(element.attrib.items()):
-            if name == "id" and value in ids:
-                element.attrib[name] = prefix + value
-            elif name in _HREFS and value.startswith("#") and value[1:] in ids:
-                element.attrib[name] = "#" + prefix + value[1:]
+            if name == "id" and value in names:
+                element.attrib[name] = names[value]
+            elif name in _HREFS and value.startswith("#") and value[1:] in names:
+                element.attrib[name] = "#" + names[value[1:]]
             elif "url(#" in value:
-                element.attrib[name] = _REF.sub(lambda m: f"url(#{prefix}{m[1]})" if m[1] in ids else m[0], value)
+                element.attrib[name] = _REF.sub(lambda m: f"url(#{names[m[1]]})" if m[1] in names else m[0], value)
 
 
 def _referenced_ids(root: ET.Element) -> set[str]:
