@@ -100,7 +100,10 @@ def test_a_missing_shard_leaves_the_merge_partial_with_its_checks_listed(runs):
     merged = _load(runs / "partial")
     assert len(missing) > 1 and merged["run"]["partial"] and set(merged["run"]["not_executed_checks"]) == missing
     assert f"partial run: {len(missing)} checks not executed" in done.stdout
-    assert all(f"  missing: {nodeid}" in done.stdout for nodeid in missing)
+    listed = [line.removeprefix("  missing: ") for line in done.stdout.splitlines() if line.startswith("  missing: ")]
+    assert len(listed) == min(20, len(missing)) and set(listed) <= missing  # the rest counted, all in the report
+    if len(missing) > 20:
+        assert f"  ... and {len(missing) - 20} more (all listed in the report)" in done.stdout
     assert merged["summary"]["claims"]["verified"] == 0  # no claim verified from a subset of its checks
 
 
