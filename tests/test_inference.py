@@ -78,6 +78,7 @@ def test_device_is_one_gpu_per_xdist_worker(monkeypatch):
     monkeypatch.delenv("CLAIMS_DEVICE", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: None)
     for worker, expected in (("gw0", "cuda:0"), ("gw1", "cuda:1"), ("gw3", "cuda:1")):
         monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
         assert str(evaluate.select_device()) == expected
