@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 
 from measure.errors import Missing
 from measure.run.files import atomic_torch_save, json_safe
-from measure.train.dropout import per_example_dropout
 from measure.train.recipe import FinetuneRecipe
 from measure.train.settings import Runtime
 from measure.train.stream import ExampleStream, Mixup, ShardPositions
@@ -204,6 +203,8 @@ def train(net: nn.Module, dataset: Dataset, recipe: FinetuneRecipe, *, base_lr: 
         torch.cuda.reset_peak_memory_stats(device)
     per_rank = world.share(recipe.batch_size)
     micro = _first_micro_batch(recipe, runtime, per_rank)
+    from measure.train.dropout import per_example_dropout
+
     per_example_dropout(net)  # masks follow the examples, not the micro-batch (measure/train/dropout.py)
     optimizer = make_optimizer(net, recipe, base_lr, device)
     scheduler = make_scheduler(optimizer, recipe)
