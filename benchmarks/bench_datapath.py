@@ -32,7 +32,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from measure.data.pipelines import BIG_VISION_FEWSHOT, VIT_JAX, DeviceStage  # noqa: E402
+from measure.data.pipelines import BIG_VISION_FEWSHOT, VIT_JAX, DeviceStage
 
 SIZES = [(500, 375), (375, 500), (500, 333), (500, 500), (640, 480)]
 HALF = {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}

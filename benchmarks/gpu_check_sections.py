@@ -126,8 +126,8 @@ def eval_pipeline(settings: Any, device: torch.device, work: Path) -> dict[str, 
         _sync(device)
         loader_rate = len(paths) / (time.perf_counter() - start)
         alone = _model_alone_rate(model, settings.eval_batch, resolution, device)
-        common = dict(outputs=feature_outputs, key={"section": label}, batch_size=settings.eval_batch, device=device,
-                      num_workers=workers, chunk_size=max(settings.eval_batch, len(paths) // 2))
+        common = {"outputs": feature_outputs, "key": {"section": label}, "batch_size": settings.eval_batch,
+                  "device": device, "num_workers": workers, "chunk_size": max(settings.eval_batch, len(paths) // 2)}
         staged = run_inference(model, Jpegs(paths, host), cache=ChunkCache(work / f"cache-u-{name}"), stage=stage,
                                **common)
         floats = run_inference(model, Jpegs(paths, pipeline.transform(half, resolution)),
@@ -249,8 +249,8 @@ def forced_oom(settings: Any, device: torch.device, work: Path) -> dict[str, Any
     paths = _jpegs(work, settings.oom_images)
     host, stage = VIT_JAX.stages({"mean": (0.5,) * 3, "std": (0.5,) * 3}, settings.eval_resolution)
     model = _model(settings.eval_model, settings.eval_resolution, device)
-    common = dict(outputs=feature_outputs, key={"section": "oom"}, device=device, num_workers=0,
-                  chunk_size=len(paths), stage=stage)
+    common = {"outputs": feature_outputs, "key": {"section": "oom"}, "device": device, "num_workers": 0,
+              "chunk_size": len(paths), "stage": stage}
     reference = run_inference(model, Jpegs(paths, host), cache=ChunkCache(work / "reference"),
                               batch_size=settings.oom_fit_batch, **common)
     if device.type == "cuda":

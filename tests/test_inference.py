@@ -114,8 +114,8 @@ def test_uint8_batches_normalised_on_the_device_give_the_float_paths_outputs_fro
     half = {"mean": (0.5,) * 3, "std": (0.5,) * 3}
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
-    common = dict(outputs=evaluate.feature_outputs, key={"t": 1}, batch_size=4, device=torch.device("cpu"),
-                  num_workers=0, chunk_size=4)
+    common = {"outputs": evaluate.feature_outputs, "key": {"t": 1}, "batch_size": 4, "device": torch.device("cpu"),
+              "num_workers": 0, "chunk_size": 4}
     floats = evaluate.run_inference(model, Photos(VIT_JAX.transform(half, 48)), cache=ChunkCache(tmp_path / "f"),
                                     **common)
     built = []

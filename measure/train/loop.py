@@ -101,9 +101,9 @@ def accumulate_gradients(model: nn.Module, images: torch.Tensor, targets: torch.
     for (x, y), partner, at in zip(parts, partners, where):
         if partner is not None:
             x = mixed.lam * x.float() + (1.0 - mixed.lam) * partner[0].float()
-        with example_positions(seed, at) if at is not None else contextlib.nullcontext():
-            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
-                logits = model(x)
+        with (example_positions(seed, at) if at is not None else contextlib.nullcontext(),
+              torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast)):
+            logits = model(x)
         loss = F.cross_entropy(logits.float(), y, reduction="sum")
         if partner is not None:
             loss = mixed.lam * loss + (1.0 - mixed.lam) * F.cross_entropy(logits.float(), partner[1],
