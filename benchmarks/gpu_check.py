@@ -1,18 +1,27 @@
-"""The prepared GPU check: one script, under 8 minutes on one H200, one JSON of figures.
+"""The prepared GPU check: one script, under 8 minutes on one H100, one JSON of figures, a verdict per section.
 
 Sections, cheapest and most telling first; each is timed, recorded as it finishes (the JSON is rewritten
-atomically after every section, so a run cut short keeps what it measured), and one that crashes is
-recorded as an error without stopping the others:
+atomically after every section, so a run cut short keeps what it measured), prints its verdict (ok / failed: which
+check / error / skipped), and one that crashes is recorded as an error without stopping the others:
 
+* ``environment`` — torch / CUDA / cuDNN / NCCL / driver versions, which fused attention kernels run, /dev/shm;
 * ``tiny_end_to_end`` — the eval and probe tiers end to end on the device (bf16 autocast, pinned-memory
   DataLoader workers) on random-weight checkpoints and datasets written in the real on-disk formats
   (tests/tier_world.py), with the accuracies the CPU tests pin, and per-example agreement with the same run
-  on the CPU in float32;
+  on the CPU in float32 (bf16 against float32 on features and probe accuracy);
 * ``bf16_vs_fp32`` — top-1 agreement of one model on fixed inputs, bf16 autocast against true float32
   (TF32 off); the authors' ViT-B/16 ImageNet fine-tune at 384 if it is in the Hugging Face cache
   (``bin/claims-fetch vit_b16-i21k-ft_in1k-384``), else the same architecture with random weights (said so);
+* ``eval_pipeline`` — the eval tier's own path (uint8 loader half, device half, one loader per pass) for ViT-B/16
+  at 384 (vit_jax) and BiT-R152x4 at 480 (bit): loader-only, model-alone and pipeline images/s, bytes per image,
+  agreement with the float path (benchmarks/gpu_check_sections.py);
+* ``finetune`` — the training loop on the device: the loss falls; interrupted and resumed equals uninterrupted;
+* ``forced_oom`` — a real out-of-memory (the process's GPU memory capped): the batch halves, the outputs agree;
 * ``xdist`` — two pytest-xdist workers running the eval tier, each on the GPU the suite gives it
-  (``measure.run.device.select_device``: gwN -> cuda:N); skipped with fewer than two GPUs;
+  (``measure.run.device.select_device``: gwN -> cuda:N mod the count; on one GPU both share it);
+* ``ddp`` — torchrun, 2 processes (gloo): the one-process trajectory bit for bit, micro-batch independence,
+  an out-of-memory on rank 1 halving both ranks;
+* ``compile`` — torch.compile (inductor) of the eval model against eager: logits and images/s;
 * ``throughput`` — evaluation and fine-tune-step images/s, peak memory and MFU of ViT-B/16 and ViT-L/16 at
   384 px in bf16, the model alone on synthetic tensors beside the suite's pipeline on JPEGs, same shape,
   precision, batch and micro-batch (benchmarks/bench_finetune.py's `measure_model`).
@@ -48,6 +57,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import gpu_check_sections as sections
 from bench_finetune import BenchSettings, measure_model, peak_flops
 
 from measure.run.files import atomic_write_json, json_safe
@@ -69,13 +79,30 @@ class CheckSettings:
     agreement_size: int = 384
     loader_workers: int = 2      # DataLoader workers of the tiny end-to-end run (pinned memory on CUDA)
     xdist_timeout_s: int = 300
+    eval_model: str = "vit_base_patch16_224"  # built at eval_resolution: ViT-B/16 at 384, the eval tier's commonest
+    eval_resolution: int = 384
+    bit_model: str = "resnetv2_152x4_bit"     # BiT-R152x4 at 480: most of the eval tier's time
+    bit_resolution: int = 480
+    eval_images: int = 512
+    eval_batch: int = 128
+    eval_workers: int = 8
+    feature_tolerance: float = 0.05  # bf16 autocast against bf16 autocast with inputs within float rounding
+    oom_images: int = 64
+    oom_fit_batch: int = 8
+    oom_cap_bytes: int = 600 * 2**20
+    finetune_steps: int = 8
+    resume_tolerance: float = 1e-5
+    compile_backend: str = "inductor"
+    ddp_timeout_s: int = 300
 
 
 DRY_RUN = CheckSettings(  # every code path of the full check, on timm's smallest ViT
     models=("test_vit",),
     bench=BenchSettings(img_size=32, batch=4, steps=1, warmup=1, workers=0, images=8),
     agreement_model="test_vit", agreement_key="", agreement_images=16, agreement_size=32, loader_workers=0,
-    xdist_timeout_s=120)
+    xdist_timeout_s=120, eval_model="test_vit", eval_resolution=32, bit_model="test_resnet", bit_resolution=32,
+    eval_images=12, eval_batch=4, eval_workers=0, feature_tolerance=1e-5, oom_images=8, oom_fit_batch=2,
+    resume_tolerance=0.0, compile_backend="aot_eager", ddp_timeout_s=240)
 
 
 # -- sections ----------------------------------------------------------------------------------------
@@ -184,21 +211,20 @@ def _agreement_model(settings: CheckSettings, device: torch.device) -> tuple[tor
 
 
 def xdist(settings: CheckSettings, device: torch.device, work: Path) -> dict[str, Any]:
+    # -n 2 on one GPU: both workers share cuda:0 under --claims-device auto (warned; refused under cuda)
     gpus = torch.cuda.device_count() if device.type == "cuda" else 0
-    if device.type == "cuda" and gpus < 2:
-        return {"skipped": f"{gpus} CUDA device: one GPU per xdist worker needs two"}
     pickled = work / "world.pkl"
     pickled.parent.mkdir(parents=True, exist_ok=True)
     pickled.write_bytes(pickle.dumps(_tiny_world(work.parent / "world")))
     out = work / "workers"
-    env = {k: v for k, v in os.environ.items() if k != "CLAIMS_DEVICE"} | {
+    env = {k: v for k, v in os.environ.items() if k != "CLAIMS_DEVICE"} | {"CLAIMS_DEVICE": "auto",
         "GPU_CHECK_WORLD": str(pickled), "GPU_CHECK_OUT": str(out), "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-m", "pytest", str(WORKER), "-n", "2", "--dist", "each", "-q", "-p", "no:cacheprovider",
                "--claims-report-dir", str(work / "report")]
     done = subprocess.run(command, check=False, cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=settings.xdist_timeout_s)
     records = sorted((json.loads(p.read_text()) for p in out.glob("gw*.json")), key=lambda r: r["worker"])
-    expected = [f"cuda:{i}" for i in range(2)] if device.type == "cuda" else ["cpu", "cpu"]
+    expected = [f"cuda:{i % gpus}" for i in range(2)] if device.type == "cuda" else ["cpu", "cpu"]
     return {"figures": {"workers": records, "pytest_exit": done.returncode, "pytest_tail": done.stdout[-1500:]},
             "checks": {"pytest -n 2 passed": done.returncode == 0,
                        f"workers ran on {expected}": [r["device"] for r in records] == expected,
@@ -217,7 +243,9 @@ def throughput(settings: CheckSettings, device: torch.device, work: Path) -> dic
 
 
 SECTIONS: dict[str, Callable[[CheckSettings, torch.device, Path], dict[str, Any]]] = {
-    "tiny_end_to_end": tiny_end_to_end, "bf16_vs_fp32": bf16_vs_fp32, "xdist": xdist, "throughput": throughput}
+    "environment": sections.environment_section, "tiny_end_to_end": tiny_end_to_end, "bf16_vs_fp32": bf16_vs_fp32,
+    "eval_pipeline": sections.eval_pipeline, "finetune": sections.finetune, "forced_oom": sections.forced_oom,
+    "xdist": xdist, "ddp": sections.ddp, "compile": sections.compile_section, "throughput": throughput}
 
 
 # -- running -----------------------------------------------------------------------------------------

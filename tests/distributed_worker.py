@@ -2,8 +2,11 @@
 
 ``loop OUT [--kill-at STEP]`` — `measure.train.loop.train` of a tiny ViT (dropout 0.1, mixup 0.2, Polyak 0.9) on
 24 coloured 32x32 images, global batch 8 in micro-batches of 4; rank 0 writes what it ended with to OUT/result.pt.
-With --kill-at, rank 1 kills itself (SIGKILL) after that step, once (a marker file remembers), so torchrun's
+With --micro M the micro-batch is M; with --oom-rank R, rank R raises a (simulated) CUDA out-of-memory at its
+first micro-batch of more than 2. With --kill-at, rank 1 kills itself (SIGKILL) after that step, once (a marker file remembers), so torchrun's
 restart has to resume from the saved training state.
+
+``fail OUT`` — rank 1 raises inside the launcher's error reporting (`rank_errors`, torchrun's `record`).
 
 ``tier WORLD`` — the launcher's path (`measure.train.launch.build_runner` + `run`): the finetune tier on the fake
 ImageNet under WORLD, shortened, every run spread over the processes; it leaves the runs in WORLD/cache.
@@ -50,7 +53,7 @@ class Colours(Dataset):
         return self.transform(Image.fromarray(self.images[i])), self.targets[i]
 
 
-def loop(out: Path, kill_at: int | None) -> None:
+def loop(out: Path, kill_at: int | None, micro: int = MICRO, oom_rank: int | None = None) -> None:
     from timm.models.vision_transformer import VisionTransformer
 
     from measure.train.loop import polyak_average, train
@@ -80,15 +83,44 @@ def loop(out: Path, kill_at: int | None) -> None:
             marker.touch()
             os.kill(os.getpid(), signal.SIGKILL)
 
-    runtime = Runtime(device=device, num_workers=0, micro_batch=MICRO, checkpoint_every=2, progress=False,
+    if oom_rank == world.rank:  # a simulated CUDA out-of-memory on this rank alone, at the first micro-batch > 2
+        raised = []
+
+        def out_of_memory(module, inputs):
+            if inputs[0].shape[0] > 2 and not raised:
+                raised.append(True)
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
+
+        net.register_forward_pre_hook(out_of_memory)  # after the Polyak copy: only the trained net fails
+    runtime = Runtime(device=device, num_workers=0, micro_batch=micro, checkpoint_every=2, progress=False,
                       world=world, on_step=kill)
     stats = train(net, Colours(train_transform(recipe)), recipe, base_lr=0.05, seed=3, runtime=runtime,
                   state_path=out / "state.pt", run_key="distributed-test", ema=ema)
+    torch.save({"micro_batch": stats.micro_batch, "oom_backoffs": stats.oom_backoffs}, out / f"rank{world.rank}.pt")
     if world.leader:
         torch.save({"loss": stats.loss, "grad_norm": stats.grad_norm, "model": net.state_dict(),
-                    "ema": ema.module.state_dict(), "resumed_from": stats.resumed_from, "processes": stats.processes},
-                   out / "result.pt")
+                    "ema": ema.module.state_dict(), "resumed_from": stats.resumed_from, "processes": stats.processes,
+                    "micro_batch": stats.micro_batch, "oom_backoffs": stats.oom_backoffs}, out / "result.pt")
     world.close()
+
+
+def fail(out: Path) -> int:
+    """The launcher's error path: rank 1 raises after joining the group while rank 0 waits for it at a barrier."""
+    from torch.distributed.elastic.multiprocessing.errors import record
+
+    from measure.train.distributed import rank_errors
+
+    @record
+    def main() -> int:
+        world = World.from_env()
+        with rank_errors(world):
+            world.init(torch.device("cpu"))
+            if world.rank == 1:
+                raise ValueError("planted failure: the checkpoint of rank 1 has no head")
+            world.barrier()
+        return 0
+
+    return main()
 
 
 def tier(world_dir: Path) -> None:
@@ -109,8 +141,15 @@ def tier(world_dir: Path) -> None:
 if __name__ == "__main__":
     torch.set_num_threads(1)  # the same float reduction order in every process and in the reference
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=("loop", "tier"))
+    parser.add_argument("mode", choices=("loop", "tier", "fail"))
     parser.add_argument("folder", type=Path)
     parser.add_argument("--kill-at", type=int, default=None)
+    parser.add_argument("--micro", type=int, default=MICRO)
+    parser.add_argument("--oom-rank", type=int, default=None)
     args = parser.parse_args()
-    loop(args.folder, args.kill_at) if args.mode == "loop" else tier(args.folder)
+    if args.mode == "loop":
+        loop(args.folder, args.kill_at, args.micro, args.oom_rank)
+    elif args.mode == "fail":
+        sys.exit(fail(args.folder))
+    else:
+        tier(args.folder)

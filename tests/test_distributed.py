@@ -34,11 +34,13 @@ WORKER = ROOT / "tests" / "distributed_worker.py"
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--monitor-interval", "0.2"]
 
 
-def _run(command: list[str], env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+def _run(command: list[str], env: dict[str, str] | None = None, timeout: int = 300,
+         ok: bool = True) -> subprocess.CompletedProcess:
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}  # as a user launches it
     done = subprocess.run(command, check=False, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                           env={**inherited, **(env or {})})
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
+    if ok:
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
     return done
 
 
@@ -115,6 +117,42 @@ def test_a_killed_process_is_restarted_and_the_run_resumes_from_its_saved_state(
     resumed = _loop(tmp_path / "killed", 2, torchrun=("--max-restarts", "1"), worker=("--kill-at", "3"))
     assert (tmp_path / "killed" / "killed").exists() and resumed["resumed_from"] == 2
     _same(one_process, resumed)
+
+
+def test_micro_batch_size_does_not_change_the_run_with_dropout_on(one_process, tmp_path):
+    """Dropout masks are drawn per example (measure/train/dropout.py): one process with micro-batch 2 or 8 trains
+    what micro-batch 4 trains, up to float summation order (with masks per micro-batch, step-1 losses differed in
+    the first decimal)."""
+    for micro in (2, 8):
+        other = _loop(tmp_path / f"micro{micro}", 1, worker=("--micro", str(micro)))
+        assert other["micro_batch"] == micro and one_process["micro_batch"] == 4
+        np.testing.assert_allclose(list(other["loss"].values()), list(one_process["loss"].values()), rtol=2e-5)
+        np.testing.assert_allclose(list(other["grad_norm"].values()), list(one_process["grad_norm"].values()),
+                                   rtol=2e-5)
+        for name, tensor in one_process["model"].items():
+            torch.testing.assert_close(other["model"][name], tensor, rtol=1e-4, atol=1e-5)
+
+
+def test_an_out_of_memory_on_one_rank_makes_every_rank_halve_the_micro_batch(tmp_path):
+    """Rank 1 of 2 runs out of memory (simulated) at micro-batch 4 in the first step; both ranks learn it before any
+    gradient is exchanged, halve to 2, redo the step and finish — the run of one process at micro-batch 2."""
+    halved = _loop(tmp_path / "oom", 2, worker=("--oom-rank", "1"))
+    ranks = [torch.load(tmp_path / "oom" / f"rank{r}.pt") for r in (0, 1)]
+    assert ranks == [{"micro_batch": 2, "oom_backoffs": 1}] * 2
+    reference = _loop(tmp_path / "micro2", 1, worker=("--micro", "2"))
+    np.testing.assert_allclose(list(halved["loss"].values()), list(reference["loss"].values()), rtol=1e-6)
+    for name, tensor in reference["model"].items():
+        torch.testing.assert_close(halved["model"][name], tensor, rtol=1e-5, atol=1e-6)
+
+
+def test_a_failure_on_rank_1_is_printed_with_its_rank_and_named_by_torchruns_summary(tmp_path):
+    done = _run([*TORCHRUN, "--nproc-per-node", "2", str(WORKER), "fail", str(tmp_path)], ok=False, timeout=120)
+    text = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "[rank 1 of 2] failed: ValueError: planted failure: the checkpoint of rank 1 has no head" in text, text[-4000:]
+    assert "[rank 1 of 2] Traceback" in text
+    summary = text[text.index("Root Cause"):]
+    assert "rank      : 1" in summary and "planted failure" in summary, summary
 
 
 TINY = CheckpointSpec(key="tiny-vit-i21k", paper_model="ViT-L/16", pretraining="imagenet21k", finetuned_on="",

@@ -23,7 +23,8 @@ def test_the_dry_run_measures_every_section_on_cpu(tmp_path):
     report = json.loads(out.read_text())
     sections = report["sections"]
     assert {name: s["status"] for name, s in sections.items()} == dict.fromkeys(
-        ["tiny_end_to_end", "bf16_vs_fp32", "xdist", "throughput"], "ok")
+        ["environment", "tiny_end_to_end", "bf16_vs_fp32", "eval_pipeline", "finetune", "forced_oom", "xdist", "ddp",
+         "compile", "throughput"], "ok")
     assert report["environment"]["device"] == "cpu" and report["dry_run"]
     e2e = sections["tiny_end_to_end"]["figures"]
     assert e2e["eval top-1, fitted classifier"]["accuracy"] == 1.0
@@ -34,6 +35,13 @@ def test_the_dry_run_measures_every_section_on_cpu(tmp_path):
     assert agreement["weights"].startswith("random init")
     workers = sections["xdist"]["figures"]["workers"]
     assert [(w["worker"], w["device"], w["accuracy"]) for w in workers] == [("gw0", "cpu", 1.0), ("gw1", "cpu", 1.0)]
+    rows = sections["eval_pipeline"]["figures"]
+    assert {row["model"] for row in rows.values()} == {"test_vit", "test_resnet"}
+    assert all(row["max_relative_feature_diff"] == 0.0 and row["loader_only_images_per_s"] > 0 for row in rows.values())
+    assert sections["forced_oom"]["figures"]["backoffs"] == 2 and sections["forced_oom"]["figures"]["final_batch"] == 2
+    assert sections["finetune"]["figures"]["max_weight_diff_resumed"] == 0.0
+    assert sections["ddp"]["figures"]["oom_ranks"] == [{"micro_batch": 2, "oom_backoffs": 1}] * 2
+    assert sections["compile"]["figures"]["backend"] == "aot_eager"
     (result,) = sections["throughput"]["figures"]["results"]
     assert result["model"] == "test_vit" and result["precision"] == "fp32"
     assert result["model alone"]["micro_batch"] == result["pipeline"]["micro_batch"]

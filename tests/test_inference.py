@@ -78,9 +78,54 @@ def test_device_is_one_gpu_per_xdist_worker(monkeypatch):
     monkeypatch.delenv("CLAIMS_DEVICE", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: None)
     for worker, expected in (("gw0", "cuda:0"), ("gw1", "cuda:1"), ("gw3", "cuda:1")):
         monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
         assert str(evaluate.select_device()) == expected
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert str(evaluate.select_device()) == "cpu"
     assert evaluate.precision(torch.device("cuda:0")) == "bf16-autocast"
+
+
+class Photos(torch.utils.data.Dataset):
+    """PIL images of three sizes through a transform (the loader half of a pipeline, or its whole float path)."""
+
+    def __init__(self, transform, n: int = 10) -> None:
+        from PIL import Image
+
+        rng = np.random.default_rng(0)
+        self.images = [Image.fromarray(rng.integers(0, 256, size=(20 + 7 * (i % 3), 30, 3), dtype=np.uint8))
+                       for i in range(n)]
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int):
+        return self.transform(self.images[i]), i % 3
+
+
+def test_uint8_batches_normalised_on_the_device_give_the_float_paths_outputs_from_one_loader(tmp_path, monkeypatch):
+    """The eval/probe data path: the loader ships uint8 (a quarter of float32's bytes, or less), the device stage
+    resizes and normalises; the features equal the float path's, and one DataLoader serves the whole pass (its
+    persistent workers decode across chunks: no loader restart per chunk)."""
+    from measure.data.pipelines import VIT_JAX
+
+    half = {"mean": (0.5,) * 3, "std": (0.5,) * 3}
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    common = {"outputs": evaluate.feature_outputs, "key": {"t": 1}, "batch_size": 4, "device": torch.device("cpu"),
+              "num_workers": 0, "chunk_size": 4}
+    floats = evaluate.run_inference(model, Photos(VIT_JAX.transform(half, 48)), cache=ChunkCache(tmp_path / "f"),
+                                    **common)
+    built = []
+    real_loader = torch.utils.data.DataLoader
+    monkeypatch.setattr(torch.utils.data, "DataLoader", lambda *a, **k: built.append(1) or real_loader(*a, **k))
+    host, stage = VIT_JAX.stages(half, 48)
+    staged = evaluate.run_inference(model, Photos(host), cache=ChunkCache(tmp_path / "u"), stage=stage, **common)
+    np.testing.assert_array_equal(staged.arrays["features"], floats.arrays["features"])
+    assert staged.cache.computed_chunks == (0, 1, 2) and len(built) == 1
+    assert staged.meta["normalised_on"] == "device" and floats.meta["normalised_on"] == "loader"
+    assert floats.meta["bytes_to_device_per_image"] == 3 * 48 * 48 * 4
+    assert staged.meta["bytes_to_device_per_image"] == pytest.approx(np.mean([3 * (20 + 7 * (i % 3)) * 30
+                                                                              for i in range(10)]))

@@ -106,3 +106,44 @@ def test_records_name_the_pipeline_its_source_and_geometry():
         pipelines.VIT_JAX.geometry(None)
     with pytest.raises(ValueError, match="known: big_vision_fewshot"):
         pipelines.by_name("inception")
+
+
+@pytest.mark.parametrize("name,resolution", [("big_vision_fewshot", 224), ("vit_jax", 384), ("bit", 128)])
+def test_uint8_to_the_device_gives_the_float_paths_tensors(name, resolution):
+    """The loader half (uint8) + the device half (DeviceStage) of a pipeline compute what its whole float
+    transform computes: the same operations in the same order, so on the CPU bit for bit (on a GPU, float
+    rounding). Images of different sizes travel as a list; one larger than four times its resize is resized in
+    the loader and sent as float32 (fewer bytes), with the same arithmetic."""
+    import torch
+
+    pipeline = pipelines.by_name(name)
+    shapes = [(32, 32), (375, 500), (333, 211), (1200, 900)]
+    images = [Image.fromarray(photo(*shape, seed=i)) for i, shape in enumerate(shapes)]
+    whole = pipeline.transform(HALF, resolution)
+    host, stage = pipeline.stages(HALF, resolution)
+    shipped = [host(image) for image in images]
+    batch, targets = stage.collate([(x, i) for i, x in enumerate(shipped)])
+    on_device = stage(batch, torch.device("cpu"))
+    expected = torch.stack([whole(image) for image in images])
+    assert on_device.dtype == torch.float32 and torch.equal(on_device, expected)
+    assert targets.tolist() == [0, 1, 2, 3]
+    float_bytes = expected[0].numel() * 4
+    if pipeline.uint8_after_resize:  # the pipeline's own uint8 image: 4x fewer bytes than float32
+        assert all(x.dtype == torch.uint8 and x.numel() == expected[0].numel() for x in shipped)
+    else:
+        # the decoded uint8 image where it is no larger than its float32 resize, else that resize
+        assert [x.dtype for x in shipped] == [torch.uint8 if h * w <= 4 * resolution**2 else torch.float32
+                                              for h, w in shapes]
+        assert all(stage.nbytes(x) <= float_bytes for x in shipped)
+    assert stage.nbytes(batch) < 4 * float_bytes
+
+
+def test_a_stacked_uint8_batch_is_resized_on_the_device_like_each_image_alone():
+    import torch
+
+    host, stage = pipelines.VIT_JAX.stages(HALF, 64)
+    images = [Image.fromarray(photo(32, 32, seed=i)) for i in range(3)]
+    batch, _ = stage.collate([(host(image), 0) for image in images])
+    assert isinstance(batch, torch.Tensor) and batch.dtype == torch.uint8  # CIFAR-sized: one stacked uint8 batch
+    whole = pipelines.VIT_JAX.transform(HALF, 64)
+    assert torch.equal(stage(batch, torch.device("cpu")), torch.stack([whole(image) for image in images]))

@@ -29,7 +29,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BIG_VISION_FEWSHOT", "BIT", "PIPELINES", "TIMM", "VIT_JAX", "Pipeline", "SquareResize", "by_name"]
+__all__ = ["BIG_VISION_FEWSHOT", "BIT", "PIPELINES", "TIMM", "VIT_JAX", "DeviceStage", "HostStage", "Pipeline",
+           "SquareResize", "Staged", "by_name"]
 
 MINUS_ONE_TO_ONE = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))  # (x/255 − 0.5)/0.5 = (x − 127.5)/127.5
 
@@ -76,6 +77,20 @@ class Pipeline:
         mean, std = self.normalization_for(data_config)
         return SquareResize(size, crop, self.uint8_after_resize, mean, std)
 
+    def stages(self, data_config: Mapping[str, Any], resolution: int | None = None) -> tuple[Callable, DeviceStage | None]:
+        """(loader transform, device stage) with the arithmetic of `transform`, split so that uint8 crosses to the
+        device and the float work happens there (`DeviceStage`); the device stage is None for the timm pipeline
+        (its float transform runs whole in the loader)."""
+        transform = self.transform(data_config, resolution)
+        if isinstance(transform, SquareResize):
+            return transform.host, transform.device
+        return transform, None
+
+    def staged(self) -> Staged:
+        """This pipeline as its loader half: what `TierRunner.resources` opens datasets with when the device half
+        (`stages(...)[1]`) is handed to inference."""
+        return Staged(self)
+
     def describe(self, data_config: Mapping[str, Any], resolution: int | None = None) -> dict[str, Any]:
         """JSON-safe: what a model with `data_config` was fed (records and cache keys)."""
         out: dict[str, Any] = {"name": self.name, "definition": self.definition, "source": self.source}
@@ -93,33 +108,126 @@ class Pipeline:
                 "normalization": self.normalization}
 
 
+@dataclass(frozen=True)
+class Staged:
+    """A pipeline read as its loader half (`Pipeline.stages`): `transform` is the uint8 host stage."""
+
+    pipeline: Pipeline
+
+    def transform(self, data_config: Mapping[str, Any], resolution: int | None = None) -> Callable:
+        return self.pipeline.stages(data_config, resolution)[0]
+
+    def device_stage(self, data_config: Mapping[str, Any], resolution: int | None = None) -> Any:
+        return self.pipeline.stages(data_config, resolution)[1]
+
+
 class SquareResize:
     """PIL image -> float tensor: the whole image resized to size × size (bilinear, half-pixel centres, no
     antialiasing: ``tf.image.resize``'s definition), optionally cast back to uint8 (truncating, as
     ``tf.cast``), centrally cropped, then (x/255 − mean)/std. A class, not a closure: DataLoader workers
-    pickle it."""
+    pickle it. It is its two halves in a row: `host` (what a loader worker does) then `device` (what the
+    accelerator does) — the suite's eval and probe tiers run them apart (`Pipeline.stages`)."""
 
     def __init__(self, size: int, crop: int | None, uint8_after_resize: bool, mean: tuple[float, ...],
                  std: tuple[float, ...]) -> None:
         self.size, self.crop, self.uint8_after_resize = int(size), crop, uint8_after_resize
         self.mean, self.std = tuple(mean), tuple(std)
+        self.host = HostStage(self.size, crop, uint8_after_resize)
+        self.device = DeviceStage(self.size, crop, uint8_after_resize, self.mean, self.std)
+
+    def __call__(self, image: Any) -> Any:
+        return self.device.one(self.host(image))
+
+
+def _resize(x: Any, size: int) -> Any:
+    """tf.image.resize(bilinear, antialias=False) of a float (1, C, H, W) batch: torch's bilinear with half-pixel
+    centres (align_corners=False) and no antialiasing is that definition (tests/test_pipelines.py)."""
+    import torch.nn.functional as F
+
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=False)
+
+
+class HostStage:
+    """The loader worker's half of `SquareResize`: PIL image -> uint8 (C, H, W) tensor, 4x fewer bytes to the
+    device than float32.
+
+    * resize-then-uint8 pipelines (big_vision): the resize, the cast to uint8 and the crop happen here — the
+      pipeline's own uint8 image;
+    * float pipelines (vit_jax, BiT): the decoded image itself, resized on the device; an image larger than its
+      float32 resize would be (more than 4·size² pixels) is resized here and sent as float32 — the same
+      arithmetic, fewer bytes."""
+
+    def __init__(self, size: int, crop: int | None, uint8_after_resize: bool) -> None:
+        self.size, self.crop, self.uint8_after_resize = size, crop, uint8_after_resize
 
     def __call__(self, image: Any) -> Any:
         import numpy as np
         import torch
-        import torch.nn.functional as F
 
-        pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
-        x = torch.from_numpy(pixels.copy()).permute(2, 0, 1).unsqueeze(0).float()
-        x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=False)[0]
-        if self.uint8_after_resize:
-            x = x.clamp(0, 255).to(torch.uint8).float()
+        pixels = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.uint8).copy()).permute(2, 0, 1)
+        if not self.uint8_after_resize and pixels.shape[1] * pixels.shape[2] <= 4 * self.size * self.size:
+            return pixels.contiguous()
+        x = _resize(pixels.unsqueeze(0).float(), self.size)[0]
+        if not self.uint8_after_resize:
+            return x
+        x = x.clamp(0, 255).to(torch.uint8)
         if self.crop is not None:
             top = (self.size - self.crop) // 2
             x = x[:, top:top + self.crop, top:top + self.crop]
-        mean = torch.tensor(self.mean).view(3, 1, 1)
-        std = torch.tensor(self.std).view(3, 1, 1)
-        return (x / 255.0 - mean) / std
+        return x.contiguous()
+
+
+class DeviceStage:
+    """The accelerator's half of `SquareResize`: a batch of `HostStage` outputs (a stacked uint8 tensor, or a list
+    of images of different sizes) -> the normalised float batch, on `device`. The copies are asynchronous from the
+    loader's pinned memory. `collate` is the DataLoader's (images of different sizes stay a list)."""
+
+    def __init__(self, size: int, crop: int | None, uint8_after_resize: bool, mean: tuple[float, ...],
+                 std: tuple[float, ...]) -> None:
+        self.size, self.crop, self.uint8_after_resize = size, crop, uint8_after_resize
+        self.mean, self.std = tuple(mean), tuple(std)
+
+    def one(self, x: Any) -> Any:
+        """Host output(s), (C, H, W) or a stacked (B, C, H, W), -> normalised float, where they lie."""
+        import torch
+
+        batched = x.dim() == 4
+        x = x if batched else x.unsqueeze(0)
+        if not self.uint8_after_resize and x.dtype == torch.uint8:
+            x = _resize(x.float(), self.size)
+        else:
+            x = x.float()
+        if self.crop is not None and x.shape[-1] != self.crop:
+            top = (self.size - self.crop) // 2
+            x = x[..., top:top + self.crop, top:top + self.crop]
+        mean = torch.tensor(self.mean, device=x.device).view(3, 1, 1)
+        std = torch.tensor(self.std, device=x.device).view(3, 1, 1)
+        x = (x / 255.0 - mean) / std
+        return x if batched else x[0]
+
+    def __call__(self, batch: Any, device: Any) -> Any:
+        """A collated batch (a stacked tensor, or a list of images of different sizes) -> the float batch on
+        `device`."""
+        import torch
+
+        if isinstance(batch, torch.Tensor):
+            return self.one(batch.to(device, non_blocking=True))
+        return torch.stack([self.one(x.to(device, non_blocking=True)) for x in batch])
+
+    @staticmethod
+    def collate(samples: list) -> tuple[Any, Any]:
+        """(images, targets): images stacked where they share shape and dtype, else a list."""
+        import torch
+
+        images, targets = zip(*samples)
+        same = all(x.shape == images[0].shape and x.dtype == images[0].dtype for x in images)
+        return (torch.stack(images) if same else list(images)), torch.as_tensor(targets)
+
+    @staticmethod
+    def nbytes(batch: Any) -> int:
+        """Bytes of `batch` handed to the device."""
+        items = [batch] if hasattr(batch, "element_size") else batch
+        return sum(x.numel() * x.element_size() for x in items)
 
 
 BIG_VISION_FEWSHOT = Pipeline(

@@ -45,13 +45,15 @@ class EvalTier:
         if getattr(spec, "finetuned_on", "") != "imagenet":
             raise ValueError(f"{spec.key} is not an ImageNet fine-tune; the eval tier runs classifiers as published")
         reader = by_name(reader_name(spec, pipeline))
+        # uint8 to the device, the pipeline's float arithmetic there (measure.data.pipelines.DeviceStage)
         loaded, opened = runner.resources(spec, spec.num_classes or IMAGENET_CLASSES, [(dataset, "val")],
-                                          pipeline=reader, resolution=spec.resolution)
+                                          pipeline=reader.staged(), resolution=spec.resolution)
         data = opened[(dataset, "val")]
         fingerprint = dataset_fingerprint(data)
         preprocessing = reader.describe(loaded.data_config, spec.resolution)
         inference = runner.infer(loaded, data, "imagenet", "val", {"tier": "eval", "output": "top5"},
-                                 logits_outputs, fingerprint, preprocessing=preprocessing)
+                                 logits_outputs, fingerprint, preprocessing=preprocessing,
+                                 stage=reader.stages(loaded.data_config, spec.resolution)[1])
         top1 = inference.arrays["top5"][:, 0]
         if dataset == "imagenet_real":
             labels = imagenet.real_labels(data)

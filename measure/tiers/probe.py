@@ -39,14 +39,17 @@ class ProbeTier:
         from measure.tiers.provenance import checkpoint_provenance, json_safe
 
         pipeline = BIG_VISION_FEWSHOT
-        loaded, opened = runner.resources(spec, 0, [(dataset, "train"), (dataset, "test")], pipeline=pipeline,
-                                          resolution=spec.resolution)
+        # uint8 to the device, normalised there (measure.data.pipelines.DeviceStage)
+        loaded, opened = runner.resources(spec, 0, [(dataset, "train"), (dataset, "test")],
+                                          pipeline=pipeline.staged(), resolution=spec.resolution)
+        stage = pipeline.stages(loaded.data_config, spec.resolution)[1]
         module = representations.feature_module(loaded, representation)
         read = representations.describe(loaded, representation)
         preprocessing = pipeline.describe(loaded.data_config, spec.resolution)
         fingerprints = {split: dataset_fingerprint(opened[(dataset, split)]) for split in ("train", "test")}
         splits = {split: runner.infer(loaded, opened[(dataset, split)], dataset, split, feature_recipe(read),
-                                      feature_outputs, fingerprints[split], preprocessing=preprocessing, model=module)
+                                      feature_outputs, fingerprints[split], preprocessing=preprocessing, model=module,
+                                      stage=stage)
                   for split in ("train", "test")}
         num_classes = DATASETS[dataset].num_classes
         train, test = splits["train"].arrays, splits["test"].arrays

@@ -2,20 +2,26 @@
 
 torchrun starts one process per GPU and tells each its place through the environment (RANK, WORLD_SIZE,
 LOCAL_RANK); `World.from_env` reads it, `World.init` joins the process group (NCCL on CUDA, gloo on CPU), and the
-training loop wraps the model in PyTorch's DistributedDataParallel (`World.wrap`). Everything the loop computes
-stays a function of the global batch: each rank trains on its contiguous share of every batch of 512
+training loop averages the gradients over the ranks once per step (`World.average_gradients`: DistributedDataParallel's
+arithmetic, after every rank has finished, so that all can agree on an out-of-memory first). Everything the loop
+computes stays a function of the global batch: each rank trains on its contiguous share of every batch of 512
 (`measure.train.stream.ShardPositions`), so a run gives the same result on 1, 2 or 64 processes up to float
 summation order — and bit for bit where the micro-batches line up (tests/test_distributed.py).
 
 `World()` is the single process (rank 0 of 1): every method is then a no-op and torch.distributed is never
-touched. torch is imported inside the methods.
+touched. A failure on any rank is printed by that rank, every line prefixed with its rank (`rank_errors`), so the
+log of a multi-process run says which process failed and why, not only the leader's view of a lost peer. torch is
+imported inside the methods.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
-from collections.abc import Mapping
+import sys
+import traceback
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -160,12 +166,86 @@ class World:
             self._require_group()
             dist.barrier()
 
-    def wrap(self, net: nn.Module, device: torch.device) -> nn.Module:
-        """`net` under DistributedDataParallel (gradients averaged over the ranks after each backward); `net` itself
-        for one process. DDP broadcasts rank 0's weights at construction, so every replica starts identical."""
+    @property
+    def prefix(self) -> str:
+        return f"[rank {self.rank} of {self.size}]"
+
+    def any(self, flag: bool, device: torch.device) -> bool:
+        """Whether `flag` is true on any rank (every rank gets the same answer)."""
         if not self.distributed:
-            return net
-        from torch.nn.parallel import DistributedDataParallel
+            return flag
+        import torch
+        import torch.distributed as dist
 
         self._require_group()
-        return DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+        value = torch.tensor([1 if flag else 0], dtype=torch.int32, device=device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
+
+    def broadcast_module(self, net: nn.Module, device: torch.device, parameters: bool = True) -> None:
+        """Rank 0's parameters (and buffers) on every rank; buffers only with `parameters=False`."""
+        if not self.distributed:
+            return
+        import torch.distributed as dist
+
+        self._require_group()
+        tensors = [*(net.parameters() if parameters else ()), *net.buffers()]
+        for tensor in tensors:
+            dist.broadcast(tensor.data, src=0)
+
+    def average_gradients(self, net: nn.Module, bucket_elements: int = 2**25) -> None:
+        """Every parameter's gradient replaced by its mean over the ranks, in flat buckets (DistributedDataParallel's
+        all-reduce, after the whole step rather than overlapped with the last backward: that lets the ranks agree
+        on an out-of-memory first). Each rank's gradient is divided by the world size before the sum, as DDP does."""
+        if not self.distributed:
+            return
+        import torch
+        import torch.distributed as dist
+
+        self._require_group()
+        grads = [p.grad for p in net.parameters() if p.grad is not None]
+        bucket: list[torch.Tensor] = []
+
+        def flush() -> None:
+            if not bucket:
+                return
+            flat = torch.cat([g.reshape(-1) for g in bucket]).div_(self.size)
+            dist.all_reduce(flat)
+            offset = 0
+            for g in bucket:
+                g.copy_(flat[offset:offset + g.numel()].view_as(g))
+                offset += g.numel()
+            bucket.clear()
+
+        size = 0
+        for grad in grads:
+            if bucket and (size + grad.numel() > bucket_elements or grad.dtype != bucket[0].dtype):
+                flush()
+                size = 0
+            bucket.append(grad)
+            size += grad.numel()
+        flush()
+
+
+PEER_LOST = ("Connection closed by peer", "Connection reset by peer", "NCCL communicator was aborted",
+             "Broken pipe", "ProcessGroupNCCL", "recvBytes", "Socket Timeout")
+
+
+@contextlib.contextmanager
+def rank_errors(world: World, stream: Any = None) -> Iterator[None]:
+    """Print any exception leaving the block on *this* rank's stderr, every line prefixed with the rank, then let it
+    propagate (torchrun's summary then names this rank). A rank whose error is a lost peer says so: the cause is
+    another rank's message."""
+    try:
+        yield
+    except BaseException as error:
+        if isinstance(error, (SystemExit, KeyboardInterrupt)) or not world.distributed:
+            raise
+        out = stream or sys.stderr
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        peer = any(mark in text for mark in PEER_LOST)
+        head = (f"{world.prefix} failed: {type(error).__name__}: {error}"
+                + (" — a peer process was lost; its own [rank N] message above is the cause" if peer else ""))
+        print("\n".join([head, *(f"{world.prefix} {line}" for line in text.rstrip().splitlines())]), file=out,
+              flush=True)
+        raise

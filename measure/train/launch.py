@@ -20,7 +20,8 @@ Several nodes (the same line on each; the cache folder on a file system every no
 A lost process or node: torchrun (``--max-restarts``) restarts the group, which resumes from the last saved
 training state (every 500 steps); finished runs of the lr sweep are read from the cache. ``--list`` prints the
 ImageNet fine-tunes the suite's claims need, with their GPU-hours. Exit status: 0 done, 1 something missing
-(the message says what to provide), 2 bad arguments.
+(the message says what to provide), 2 bad arguments. A rank that fails prints its error itself, every line prefixed
+``[rank R of W]``, and torchrun's summary names it as the root cause.
 """
 
 from __future__ import annotations
@@ -144,16 +145,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (LookupError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    device = world.device()
-    world.init(device)
-    try:
-        result = run(build_runner(args, world, device), spec, args.dataset)
-    except Missing as missing:
-        if world.leader:
-            print(f"not run: {missing}", file=sys.stderr)
-        return 1
-    finally:
-        world.close()
+    from measure.train.distributed import rank_errors
+
+    with rank_errors(world):
+        device = world.device()
+        world.init(device)
+        try:
+            result = run(build_runner(args, world, device), spec, args.dataset)
+        except Missing as missing:
+            print(f"{world.prefix} not run: {missing}" if world.distributed else f"not run: {missing}",
+                  file=sys.stderr)
+            return 1
+        finally:
+            world.close()
     if world.leader:
         meta = result.metadata
         print(f"{spec.key} on {args.dataset}: {result.label}\n  best lr {meta['lr_selection']['best_lr']:g}, "
@@ -163,5 +167,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def recorded_main(argv: Sequence[str] | None = None) -> int:
+    """`main` under torchrun's error recording: a rank's exception is written where torchrun's summary reads it, so
+    the summary's "Root Cause" names the rank that failed (with its message), not rank 0's lost connection."""
+    from torch.distributed.elastic.multiprocessing.errors import record
+
+    return record(main)(argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(recorded_main())

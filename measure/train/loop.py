@@ -3,16 +3,17 @@
 SGD + momentum, global-norm clipping, warm-up + cosine (or BiT's steps), mixup where the recipe asks for it,
 gradient accumulation over micro-batches (the effective batch is the recipe's whatever the GPU holds), bf16
 autocast and fused SGD on CUDA, channels-last for convolutional models (measure/train/surgery.py), optional
-`torch.compile`, Polyak averaging (§4.1) on the training device, and one run over several processes with
-DistributedDataParallel (`Runtime.world`, measure/train/distributed.py): the global batch stays the recipe's,
-each rank trains on its share of it.
+`torch.compile`, Polyak averaging (§4.1) on the training device, and one run over several processes
+(`Runtime.world`, measure/train/distributed.py): the global batch stays the recipe's, each rank trains on its share
+of it, and the gradients are averaged once per step after every rank has finished its share — so an out-of-memory
+on one rank is agreed on by all, which halve the micro-batch together and retry the step.
 
-Nothing the loop draws depends on history: the data and their augmentation are functions of (seed, position)
-(measure/train/stream.py), mixup's λ and pairs of (seed, step), and the global RNG (dropout) is re-seeded before
-every micro-batch from (seed, position of its first example). So the state saved atomically every
-`checkpoint_every` steps (weights, optimizer, scheduler, step, Polyak average) is all a resumed run needs — on
-one process or many, after a lost process or node — and on CPU it ends bit for bit where an uninterrupted run
-ends. torch is imported inside the functions.
+Nothing the loop draws depends on history or on the micro-batch: the data and their augmentation are functions of
+(seed, position) (measure/train/stream.py), mixup's λ and pairs of (seed, step), and each example's dropout masks
+of (seed, its position) (measure/train/dropout.py). So the state saved atomically every `checkpoint_every` steps
+(weights, optimizer, scheduler, step, Polyak average) is all a resumed run needs — on one process or many, after a
+lost process or node, with the micro-batch another card holds — and on CPU it ends bit for bit where an
+uninterrupted run with the same micro-batch ends. torch is imported inside the functions.
 """
 
 from __future__ import annotations
@@ -21,12 +22,9 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from measure.errors import Missing
 from measure.run.files import atomic_torch_save, json_safe
@@ -80,46 +78,48 @@ class MixedBatch:
 
 def accumulate_gradients(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, batch_size: int,
                          micro_batch: int, autocast: bool = False, mixed: MixedBatch | None = None,
-                         seeds: Sequence[int] | None = None,
-                         no_sync: Callable[[], contextlib.AbstractContextManager] | None = None) -> float:
+                         positions: torch.Tensor | None = None, seed: int = 0) -> float:
     """Backward of the mean cross-entropy over `batch_size` examples, `micro_batch` at a time.
 
     Each micro-batch contributes sum(loss)/batch_size, so the accumulated gradient is the big-batch
     gradient whatever the split (up to float summation order). Returns the batch's mean loss.
-    `mixed`: mixup — the input λ·x + (1−λ)·x', the loss λ·CE(y) + (1−λ)·CE(y'). `seeds`: the global RNG is
-    seeded with seeds[k] before micro-batch k (dropout masks then follow the data, not the history).
-    `no_sync`: DistributedDataParallel's, entered for every micro-batch but the last, so gradients are
-    averaged over the ranks once per step.
+    `mixed`: mixup — the input λ·x + (1−λ)·x', the loss λ·CE(y) + (1−λ)·CE(y'). `positions`: the stream position
+    of each example; dropout masks are then drawn per example from (`seed`, position) (measure.train.dropout), so
+    any micro-batch gives the same step. No collective runs here: under torchrun the caller averages the
+    gradients once every rank has finished (or agrees to retry after an out-of-memory).
     """
     import torch
     import torch.nn.functional as F
+
+    from measure.train.dropout import example_positions
 
     total = 0.0
     parts = list(zip(images.split(micro_batch), targets.split(micro_batch)))
     partners = (list(zip(mixed.images.split(micro_batch), mixed.targets.split(micro_batch))) if mixed is not None
                 else [None] * len(parts))
-    for k, ((x, y), partner) in enumerate(zip(parts, partners)):
-        if seeds is not None:
-            torch.manual_seed(seeds[k])
+    where = positions.split(micro_batch) if positions is not None else [None] * len(parts)
+    for (x, y), partner, at in zip(parts, partners, where):
         if partner is not None:
             x = mixed.lam * x.float() + (1.0 - mixed.lam) * partner[0].float()
-        last = k == len(parts) - 1
-        with no_sync() if no_sync is not None and not last else contextlib.nullcontext():
-            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
-                logits = model(x)
-            loss = F.cross_entropy(logits.float(), y, reduction="sum")
-            if partner is not None:
-                loss = mixed.lam * loss + (1.0 - mixed.lam) * F.cross_entropy(logits.float(), partner[1],
-                                                                               reduction="sum")
-            loss = loss / batch_size
-            loss.backward()
+        with (example_positions(seed, at) if at is not None else contextlib.nullcontext(),
+              torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast)):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y, reduction="sum")
+        if partner is not None:
+            loss = mixed.lam * loss + (1.0 - mixed.lam) * F.cross_entropy(logits.float(), partner[1],
+                                                                           reduction="sum")
+        loss = loss / batch_size
+        loss.backward()
         total += float(loss.detach())
     return total
 
 
-def micro_batch_seed(seed: int, position: int) -> int:
-    """The global-RNG seed of the micro-batch whose first example is stream position `position`."""
-    return int(np.random.SeedSequence([seed, position]).generate_state(1)[0])
+def has_running_statistics(net: nn.Module) -> bool:
+    """Whether a forward in training mode changes a buffer (BatchNorm's running statistics): only then must the
+    replicas' buffers be made rank 0's after each step (ViTs and BiT's GroupNorm have none)."""
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    return any(isinstance(m, _BatchNorm) and m.track_running_stats for m in net.modules())
 
 
 def polyak_average(net: nn.Module, decay: float) -> nn.Module:
@@ -150,34 +150,36 @@ class TrainStats:
         return json_safe(asdict(self))
 
 
-def _choose_micro_batch(net: nn.Module, recipe: FinetuneRecipe, runtime: Runtime, per_rank: int) -> int:
-    """Largest power-of-two divisor of this rank's share of the batch whose forward+backward fits (CUDA); 32 at
-    most on CPU."""
+def _first_micro_batch(recipe: FinetuneRecipe, runtime: Runtime, per_rank: int) -> int:
+    """The micro-batch the first step tries: the runtime's, else this rank's whole share on CUDA (out-of-memory
+    halves it, agreed by every rank, during the first real steps — with the optimizer state and the Polyak average
+    already allocated, so what fits then fits for the run), else the largest power-of-two divisor <= 32 on CPU."""
     if runtime.micro_batch:
         if per_rank % runtime.micro_batch:
             raise ValueError(f"micro-batch {runtime.micro_batch} must divide this process's share of the batch "
                              f"({per_rank} of {recipe.batch_size})")
         return runtime.micro_batch
     size = per_rank
-    while size % 2 == 0 and size > (32 if runtime.device.type == "cpu" else 1) and (
-            runtime.device.type == "cpu" or not _fits(net, size, recipe.resolution, runtime)):
+    while runtime.device.type != "cuda" and size % 2 == 0 and size > 32:
         size //= 2
     return size
 
 
-def _fits(net: nn.Module, size: int, resolution: int, runtime: Runtime) -> bool:
+def allocate_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
+    """SGD's momentum buffers as zeros now, not at the first step: the memory of a real step exists before the
+    first micro-batch runs, so an out-of-memory is met inside the guarded part. Exact: with dampening 0 the first
+    update computes m·0 + g = g, what torch's lazily created buffer (a copy of g) holds."""
     import torch
 
-    try:
-        x = torch.zeros(size, 3, resolution, resolution, dtype=torch.uint8, device=runtime.device)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=runtime.autocast):
-            net(x).float().sum().backward()
-        return True
-    except torch.cuda.OutOfMemoryError:
-        return False
-    finally:
-        net.zero_grad(set_to_none=True)
-        torch.cuda.empty_cache()
+    for group in optimizer.param_groups:
+        if not group.get("momentum"):
+            continue
+        if group.get("dampening", 0):
+            raise ValueError("pre-allocated momentum needs dampening 0 (the paper's SGD)")
+        for param in group["params"]:
+            state = optimizer.state[param]
+            if state.get("momentum_buffer") is None:
+                state["momentum_buffer"] = torch.zeros_like(param, memory_format=torch.preserve_format)
 
 
 def train(net: nn.Module, dataset: Dataset, recipe: FinetuneRecipe, *, base_lr: float, seed: int,
@@ -200,8 +202,10 @@ def train(net: nn.Module, dataset: Dataset, recipe: FinetuneRecipe, *, base_lr: 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     per_rank = world.share(recipe.batch_size)
-    micro = _choose_micro_batch(net, recipe, runtime, per_rank)
-    loader_batch = micro  # what the loader yields; `micro` may shrink below it on out-of-memory
+    micro = _first_micro_batch(recipe, runtime, per_rank)
+    from measure.train.dropout import per_example_dropout
+
+    per_example_dropout(net)  # masks follow the examples, not the micro-batch (measure/train/dropout.py)
     optimizer = make_optimizer(net, recipe, base_lr, device)
     scheduler = make_scheduler(optimizer, recipe)
     step, history = 0, {"loss": {}, "grad_norm": {}}
@@ -218,16 +222,20 @@ def train(net: nn.Module, dataset: Dataset, recipe: FinetuneRecipe, *, base_lr: 
         else:
             log.warning("%s: training state %s belongs to another run; starting afresh", desc, state_path)
     world.same(step, f"the step to resume {desc} at")
+    allocate_optimizer_state(optimizer)
+    world.broadcast_module(net, device)  # every replica starts from rank 0's weights
+    sync_buffers = world.distributed and has_running_statistics(net)
     resumed_from = step
-    model = world.wrap(net, device)
-    forward = torch.compile(model) if runtime.compile else model
+    forward = torch.compile(net) if runtime.compile else net
     mixup = Mixup(recipe.mixup_alpha, recipe.batch_size, seed) if recipe.mixup_alpha else None
     stream = ExampleStream(dataset, seed, mixup)
     workers = runtime.num_workers
-    loader = DataLoader(stream, batch_size=loader_batch,
+    # One loader batch is this rank's whole share of a step: the batch arrives pinned and is copied asynchronously
+    # as it is (a torch.cat of pinned parts would be pageable memory, every copy synchronous).
+    loader = DataLoader(stream, batch_size=per_rank,
                         sampler=ShardPositions(step, recipe.steps, recipe.batch_size, world.rank, world.size),
                         num_workers=workers, pin_memory=device.type == "cuda", persistent_workers=workers > 0,
-                        prefetch_factor=4 if workers > 0 else None,
+                        prefetch_factor=2 if workers > 0 else None,
                         generator=torch.Generator().manual_seed(seed))  # leaves the global RNG alone
     progress = tqdm(total=recipe.steps, initial=step, desc=desc, unit="step", mininterval=5, file=sys.stderr,
                     leave=False, disable=not runtime.progress or not world.leader)
@@ -236,37 +244,42 @@ def train(net: nn.Module, dataset: Dataset, recipe: FinetuneRecipe, *, base_lr: 
     log_every = max(1, recipe.steps // 100)
     try:
         while step < recipe.steps:
-            parts = [next(batches) for _ in range(per_rank // loader_batch)]
-            columns = [torch.cat(column).to(device, non_blocking=True) for column in zip(*parts)]
+            columns = [column.to(device, non_blocking=True) for column in next(batches)]
             images, targets = columns[0], columns[1]
             mixed = MixedBatch(mixup.draw(step)[0], columns[2], columns[3]) if mixup is not None else None
             first = step * recipe.batch_size + world.rank * per_rank  # this rank's first stream position
+            positions = torch.arange(first, first + per_rank, dtype=torch.int64)
             while True:
+                out_of_memory = False
+                optimizer.zero_grad(set_to_none=True)
                 try:
-                    optimizer.zero_grad(set_to_none=True)
-                    seeds = [micro_batch_seed(seed, first + k * micro) for k in range(per_rank // micro)]
                     loss = accumulate_gradients(forward, images, targets, batch_size=per_rank, micro_batch=micro,
-                                                autocast=runtime.autocast, mixed=mixed, seeds=seeds,
-                                                no_sync=getattr(model, "no_sync", None))
-                    break
+                                                autocast=runtime.autocast, mixed=mixed, positions=positions,
+                                                seed=seed)
                 except torch.cuda.OutOfMemoryError:
-                    if world.distributed:  # the other ranks already wait in DDP's all-reduce: fail, never hang
-                        raise Missing(f"{desc}: out of GPU memory on {device} (rank {world.rank}) at micro-batch "
-                                      f"{micro} in the middle of a step; one process cannot shrink it alone under "
-                                      f"torchrun — restart the launch (it resumes from the saved state) with "
-                                      f"fewer other jobs on the GPU") from None
-                    if micro == 1:
-                        raise Missing(f"{desc}: out of GPU memory on {device} even at micro-batch 1; "
-                                      "run on a GPU with more memory") from None
-                    micro //= 2
-                    backoffs += 1
-                    optimizer.zero_grad(set_to_none=True)
+                    out_of_memory = True
+                # Every rank learns whether any ran out of memory before any gradient is exchanged: then all halve
+                # together and retry the step; none waits in a collective another rank will never join.
+                if not world.any(out_of_memory, device):
+                    break
+                optimizer.zero_grad(set_to_none=True)
+                if device.type == "cuda":
                     torch.cuda.empty_cache()
-                    log.warning("%s: CUDA out of memory; micro-batch now %d", desc, micro)
-            loss = world.mean(loss, device)  # each rank's loss is over its share: the batch's is their mean
-            norm = clip_gradients(net, recipe.grad_clip_norm)  # after DDP's all-reduce: the same on every rank
+                if micro == 1:
+                    raise Missing(f"{desc}: out of GPU memory on {device} even at micro-batch 1"
+                                  + (f" (on some rank of {world.size})" if world.distributed else "")
+                                  + "; run on a GPU with more memory") from None
+                micro //= 2
+                backoffs += 1
+                log.warning("%s: CUDA out of memory%s; micro-batch now %d on every rank", desc,
+                            f" on rank {world.rank}" if out_of_memory and world.distributed else "", micro)
+            world.average_gradients(net)  # each rank's loss is over its share: DDP's mean, after all finished
+            loss = world.mean(loss, device)
+            norm = clip_gradients(net, recipe.grad_clip_norm)  # after the all-reduce: the same on every rank
             optimizer.step()
             scheduler.step()
+            if sync_buffers:
+                world.broadcast_module(net, device, parameters=False)  # BatchNorm statistics: rank 0's
             if ema is not None:
                 ema.update(net)
             step += 1

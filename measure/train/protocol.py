@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 # What decides the numbers a run computes: editing any of these invalidates the cached runs. Named, not
 # imported here, because measure.train.normalize imports torch.
 FINETUNE_CODE = ("measure.train.surgery", "measure.train.normalize", "measure.train.stream", "measure.train.loop",
-                 __name__, "measure.train.recipe", "measure.data.resize")
+                 "measure.train.dropout", "measure.train.distributed", __name__, "measure.train.recipe",
+                 "measure.data.resize")
 
 # ------------------------------------------------------------------------------------------------
 # One run = train + predict, cached
