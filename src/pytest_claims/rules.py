@@ -122,6 +122,18 @@ def _le(x: float, y: float) -> bool:
     return x <= y or math.isclose(x, y, rel_tol=_EDGE_RTOL, abs_tol=0.0)
 
 
+def refute_p_at(p: float, refuted: bool, alpha: float) -> float:
+    """A rule's refutation p-value, agreeing with its own verdict at ``alpha``: below ``alpha`` iff the rule
+    refuted. The p-value comes from inverting the rule's interval, and a root or bootstrap share can land a
+    last bit on the wrong side of ``alpha`` where the interval's bound sits on the threshold."""
+    p = min(max(float(p), 0.0), 1.0)
+    if refuted and p >= alpha:
+        return math.nextafter(alpha, 0.0)
+    if not refuted and p < alpha:
+        return alpha
+    return p
+
+
 def value_rule(
     measured: float,
     low: float | None,
@@ -164,6 +176,7 @@ def value_rule(
         "measured": [lo, hi],
         "paper": p,
         "paper_std": std,
+        "refute_p": None,  # a band, not a test at α: its refutation is not corrected across a claim
     }
     return RuleOutcome(VERIFIED if inside else REFUTED, reason, rule)
 
@@ -202,6 +215,8 @@ def superiority_rule(
         "b_accuracy": (t.both + t.b_only) / t.n,
         "a_label": a_label,
         "b_label": b_label,
+        # the refutation's p-value: the two-sided p where B won more discordant pairs, else 1
+        "refute_p": refute_p_at(res.p_value if res.c > res.b else 1.0, verdict == REFUTED, alpha),
     }
     return RuleOutcome(verdict, reason, rule)
 
@@ -251,8 +266,31 @@ def noninferiority_rule(
         "b_accuracy": (t.both + t.b_only) / t.n,
         "a_label": a_label,
         "b_label": b_label,
+        "refute_p": refute_p_at(_newcombe_refute_p(a_correct, b_correct, diff, margin), verdict == REFUTED, alpha),
     }
     return RuleOutcome(verdict, reason, rule)
+
+
+_P_FLOOR = 1e-15  # below this a confidence of 1 - 2p is 1 in floating point
+
+
+def _newcombe_refute_p(a_correct, b_correct, diff: float, margin: float) -> float:
+    """The one-sided level p at which the Newcombe upper bound equals −margin (the bound of the two-sided
+    1 − 2p interval): the p-value of "A worse than B by more than the margin". 1 where diff ≥ −margin (no
+    bound can fall below it)."""
+    from scipy.optimize import brentq
+
+    if diff >= -margin:
+        return 1.0
+
+    def gap(p: float) -> float:
+        return stats.paired_difference_interval(a_correct, b_correct, confidence=1 - 2 * p).high + margin
+
+    if gap(_P_FLOOR) < 0:
+        return _P_FLOOR
+    if gap(0.5 - 1e-12) >= 0:  # diff sits on −margin to the last bits: no evidence either way
+        return 0.5
+    return float(brentq(gap, _P_FLOOR, 0.5 - 1e-12, xtol=1e-14, rtol=1e-12))
 
 
 def bootstrap_ordering_rule(
@@ -297,17 +335,18 @@ def bootstrap_ordering_rule(
     }
     if a_arr.size < min_pairs:
         diff = float(statistic(a_arr) - statistic(b_arr))
-        rule.update(diff=diff, low=None, high=None)
+        rule.update(diff=diff, low=None, high=None, refute_p=1.0)
         return RuleOutcome(
             INCONCLUSIVE,
             f"{stat_name}({a_label}) − {stat_name}({b_label}) = {diff:+.4g} on only {a_arr.size} pairs "
             f"(< {min_pairs}): too few for a bootstrap interval",
             rule,
         )
-    diff, low, high = stats.paired_bootstrap(
-        a_arr, b_arr, statistic=statistic, n_resamples=n_resamples, confidence=confidence, seed=seed
+    (diff, low, high), tail = stats.paired_bootstrap_test(
+        a_arr, b_arr, -m, statistic=statistic, n_resamples=n_resamples, confidence=confidence, seed=seed
     )
     verdict = _interval_decision(low, high, -m)
+    refute_p = refute_p_at(min(1.0, tail if one_sided else 2 * tail), verdict == REFUTED, alpha)
     threshold = f"−margin {_fmt(m)}" if one_sided else "0"
     rel = {VERIFIED: f"lower bound > {threshold}: "
                      + (f"{a_label} not worse than {b_label} by more than the margin" if one_sided
@@ -321,7 +360,7 @@ def bootstrap_ordering_rule(
         f"{stat_name}({a_label}) − {stat_name}({b_label}) = {diff:+.4g}, {bounds} [{low:+.4g}, {high:+.4g}] "
         f"(paired bootstrap, n={a_arr.size}): {rel}"
     )
-    rule.update(diff=diff, low=low, high=high)
+    rule.update(diff=diff, low=low, high=high, refute_p=refute_p)
     return RuleOutcome(verdict, reason, rule)
 
 

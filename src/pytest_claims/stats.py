@@ -18,11 +18,13 @@ from scipy import stats as _sps
 
 __all__ = [
     "Interval",
+    "holm_adjusted",
     "McNemarResult",
     "PairedInterval",
     "PairedTable",
     "mcnemar_exact",
     "paired_bootstrap",
+    "paired_bootstrap_test",
     "paired_difference_interval",
     "paired_table",
     "wilson_interval",
@@ -210,6 +212,24 @@ def paired_bootstrap(
     single deletion moves) the percentile interval is used instead. If every pair is identical the
     bootstrap distribution is a point and the interval is that point.
     """
+    return paired_bootstrap_test(a_scores, b_scores, None, statistic, n_resamples, confidence, seed)[0]
+
+
+def paired_bootstrap_test(
+    a_scores,
+    b_scores,
+    threshold: float | None,
+    statistic: Callable[..., float] = np.mean,
+    n_resamples: int = 9999,
+    confidence: float = 0.95,
+    seed: int | None = 0,
+) -> tuple[PairedInterval, float | None]:
+    """``paired_bootstrap``'s interval and, for ``threshold`` t, the one-sided level at which its upper bound
+    would equal t: the BCa interval inverted (Efron & Tibshirani 1993, 14.3) on the same bootstrap
+    distribution. With G the share of the distribution below t (scipy's "mean" percentile of score), z0 the
+    bias correction and a the acceleration, the upper (1 - p) bound equals t when
+    p = Φ(z0 - w / (1 + a·w)), w = Φ⁻¹(G) - z0 (a = z0 = 0 where the percentile interval was used). The upper
+    bound lies below t at one-sided level α iff p < α, up to the interpolation between bootstrap values."""
     confidence = _check_confidence(confidence)
     if int(n_resamples) != n_resamples or n_resamples < 1:
         raise ValueError(f"n_resamples must be a positive whole number, got {n_resamples!r}")
@@ -218,7 +238,8 @@ def paired_bootstrap(
         raise ValueError("a paired bootstrap needs at least 2 pairs; got 1")
     diff = float(statistic(a) - statistic(b))
     if np.all(a == a[0]) and np.all(b == b[0]):
-        return PairedInterval(diff, diff, diff)
+        p = None if threshold is None else (0.0 if diff < threshold else 1.0)
+        return PairedInterval(diff, diff, diff), p
 
     def difference(x, y, axis=-1):
         return statistic(x, axis=axis) - statistic(y, axis=axis)
@@ -229,13 +250,73 @@ def paired_bootstrap(
         "paired": True, "vectorized": True, "n_resamples": int(n_resamples), "batch": batch,
         "confidence_level": confidence, "rng": np.random.default_rng(seed),
     }
+    bca = True
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", _sps.DegenerateDataWarning)
-        ci = _sps.bootstrap((a, b), difference, method="BCa", **common).confidence_interval
+        res = _sps.bootstrap((a, b), difference, method="BCa", **common)
+        ci = res.confidence_interval
         if not (np.isfinite(ci.low) and np.isfinite(ci.high)):
+            bca = False
             common["rng"] = np.random.default_rng(seed)
-            ci = _sps.bootstrap((a, b), difference, method="percentile", **common).confidence_interval
+            res = _sps.bootstrap((a, b), difference, method="percentile", **common)
+            ci = res.confidence_interval
     low, high = float(ci.low), float(ci.high)
     if not (np.isfinite(low) and np.isfinite(high)):
         raise ValueError("paired bootstrap interval is undefined for these scores (degenerate resamples)")
-    return PairedInterval(diff, low, high)
+    if threshold is None:
+        return PairedInterval(diff, low, high), None
+    dist = np.asarray(res.bootstrap_distribution, dtype=float)
+    B = dist.size
+
+    def share_below(x: float) -> float:  # scipy's percentile of score, kind "mean"
+        return float((np.count_nonzero(dist < x) + np.count_nonzero(dist <= x)) / (2 * B))
+
+    z0 = acc = 0.0
+    if bca:
+        z0 = float(_sps.norm.ppf(share_below(diff)))
+        acc = _jackknife_acceleration(a, b, statistic)
+    g = min(max(share_below(float(threshold)), 0.5 / B), 1 - 0.5 / B)
+    w = float(_sps.norm.ppf(g)) - z0
+    denom = 1.0 + acc * w
+    p = float(_sps.norm.cdf(z0 - w / denom)) if denom > 0 else (1.0 if w < 0 else 0.0)
+    return PairedInterval(diff, low, high), p
+
+
+def _jackknife_acceleration(a: np.ndarray, b: np.ndarray, statistic: Callable[..., float]) -> float:
+    """BCa's acceleration of statistic(A) - statistic(B) over the paired leave-one-out values (as scipy's)."""
+    n = a.size
+    if statistic is np.mean:
+        theta = (a.sum() - a) / (n - 1) - (b.sum() - b) / (n - 1)
+    else:
+        theta = np.empty(n)
+        step = max(1, 2_000_000 // n)
+        for k in range(0, n, step):
+            rows = np.arange(k, min(n, k + step))
+            keep = np.ones((rows.size, n), dtype=bool)
+            keep[np.arange(rows.size), rows] = False
+            theta[rows] = statistic(a[None, :].repeat(rows.size, 0)[keep].reshape(rows.size, n - 1), axis=-1) - \
+                statistic(b[None, :].repeat(rows.size, 0)[keep].reshape(rows.size, n - 1), axis=-1)
+    u = (n - 1) * (theta.mean() - theta)
+    den = 6.0 * (np.sum(u ** 2) / n ** 2) ** 1.5
+    return float(np.sum(u ** 3) / n ** 3 / den) if den > 0 else 0.0
+
+
+def holm_adjusted(p_values) -> np.ndarray:
+    """Holm's (1979) step-down adjusted p-values, in the order given.
+
+    With p_(1) <= ... <= p_(m) sorted, the adjusted p_(k) is max over j <= k of min(1, (m - j + 1)·p_(j)); the
+    hypothesis of rank k is rejected at family-wise level α iff its adjusted p-value is below α — i.e. iff
+    p_(j) < α / (m - j + 1) for every j <= k (the step-down stops at the first that is not). Ties keep their
+    order; the adjusted values do not depend on it.
+    """
+    p = np.asarray(p_values, dtype=float)
+    if p.ndim != 1:
+        raise ValueError(f"p_values must be 1-D, got shape {p.shape}")
+    if p.size and (not np.isfinite(p).all() or (p < 0).any() or (p > 1).any()):
+        raise ValueError(f"p-values must lie in [0, 1], got {p.tolist()}")
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.maximum.accumulate(scaled)
+    return out

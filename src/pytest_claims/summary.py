@@ -95,8 +95,12 @@ def summary_ordering_rule(a: Summary, b: Summary, alpha: float, margin: float | 
         quantile = float(sps.t.ppf(1 - alpha if one_sided else 1 - alpha / 2, df))
         low, high = diff - quantile * se, diff + quantile * se
         confidence = 1 - 2 * alpha if one_sided else 1 - alpha
+        from .rules import refute_p_at
+
+        tail = float(sps.t.cdf((diff + m) / se, df))  # one-sided p of "A worse than B by more than m"
         rule.update({"method": "Welch t on the printed means, stds and run counts", "se": se, "df": df,
-                     "low": low, "high": high, "confidence_two_sided": confidence})
+                     "low": low, "high": high, "confidence_two_sided": confidence,
+                     "refute_p": refute_p_at(min(1.0, tail if one_sided else 2 * tail), high < 0.0 - m, alpha)})
         interval = f"{confidence:.0%} interval [{low:+.4g}, {high:+.4g}] (Welch, df={df:.1f})"
         threshold = 0.0 - m  # never -0.0 in a reason
         if low > threshold:
@@ -110,7 +114,9 @@ def summary_ordering_rule(a: Summary, b: Summary, alpha: float, margin: float | 
     missing = [label for label, s in ((a_label, a), (b_label, b)) if not s.has_spread]
     spread = "no ± printed" if len(missing) == 2 else (f"no ± printed for {missing[0]}" if missing
                                                        else "both printed with ± 0")
-    rule.update({"method": "printed means compared as printed (no spread to judge with)", "as_printed": True})
+    # as printed there is no sampling error to correct for: refute_p None (a refutation counts as it stands)
+    rule.update({"method": "printed means compared as printed (no spread to judge with)", "as_printed": True,
+                 "refute_p": None})
     threshold = 0.0 - m
     if abs(diff - threshold) <= EQUAL:
         tie = "equal as printed" if not one_sided else f"exactly at −margin ({threshold:+.4g}) as printed"
