@@ -48,11 +48,13 @@ def build_claims(catalog: Catalog | None, records: Iterable[CheckRecord],
     ``caveat`` says why the checks received may be incomplete in a way no record shows (collection
     errors, a collection never reported): it turns every claim that would be verified or untestable
     into inconclusive, so no claim is verified — nor called untestable, i.e. never checkable with
-    public material — from what may be a subset of its checks. ``families``: ``[tool.claims.families]``;
+    public material — from what may be a subset of its checks. A refuted check counts against its claim only
+    if it survives Holm's correction over the claim's decided checks (``pytest_claims.familywise``; each check
+    records it in ``claim_level``). ``families``: ``[tool.claims.families]``;
     each claim then also carries its verdict per family of evidence (``pytest_claims.families``).
     """
     from .families import family_verdicts
-    from .rules import aggregate_claim
+    from .familywise import annotate, claim_verdict
 
     order = order or {}
     by_claim: dict[str, list[CheckRecord]] = {}
@@ -65,9 +67,9 @@ def build_claims(catalog: Catalog | None, records: Iterable[CheckRecord],
     extra = [cid for cid in by_claim if cid not in {c.id for c in known}]
     for entry in known + extra:
         cid = entry if isinstance(entry, str) else entry.id
-        checks = sorted(by_claim.get(cid, []), key=lambda r: (order.get(r.nodeid, len(order)), r.nodeid))
+        checks = annotate(sorted(by_claim.get(cid, []), key=lambda r: (order.get(r.nodeid, len(order)), r.nodeid)))
         if checks:
-            verdict, reason = aggregate_claim([c.verdict for c in checks])
+            verdict, reason = claim_verdict(checks)
             if caveat and verdict in (VERIFIED, UNTESTABLE):
                 verdict, reason = INCONCLUSIVE, f"{reason}, but {caveat}"
         else:

@@ -3,7 +3,8 @@
 A project names families of tiers — say ``consistency``, ``analysis``, ``eval`` — each by shell-style patterns of
 the tier text its checks record. A check belongs to the first family one of whose patterns matches its tier (a
 check that was not decided records none: its plan's tier is read instead); a check no pattern matches belongs to
-``other``. Each family's checks are judged by the claim rule (``rules.aggregate_claim``), so a report can say at
+``other``. Each family's checks are judged by the claim rule (``rules.aggregate_claim``, a refutation counting
+only if it survives Holm's correction over the family's own decided checks: ``pytest_claims.familywise``), so a report can say at
 a glance "the paper's own numbers agree; the public checkpoints were not run here". The claim's own verdict is
 unchanged: it is judged on all its checks.
 """
@@ -30,7 +31,7 @@ def family_of(check: CheckRecord, families: Families) -> str:
 def family_verdicts(checks: Iterable[CheckRecord], families: Families) -> tuple[dict[str, Any], ...]:
     """Per family that has checks, in the configured order (``other`` last): its name, verdict, reason,
     the counts of its checks' verdicts and their node ids."""
-    from .rules import aggregate_claim
+    from .familywise import annotate, claim_verdict, counted
 
     if not families:
         return ()
@@ -43,10 +44,11 @@ def family_verdicts(checks: Iterable[CheckRecord], families: Families) -> tuple[
         members = grouped.get(name)
         if not members:
             continue
-        verdict, reason = aggregate_claim([c.verdict for c in members])
+        judged = annotate(members)  # Holm over the family's own decided checks
+        verdict, reason = claim_verdict(judged)
         out.append({"family": name, "verdict": verdict, "reason": reason,
                     "counts": {v: sum(c.verdict == v for c in members) for v in VERDICTS},
-                    "checks": [c.nodeid for c in members]})
+                    "checks": [c.nodeid for c in members], **counted(judged)})
     return tuple(out)
 
 

@@ -219,7 +219,9 @@ class CheckRecord:
     ``executed`` is False for a collected check that never ran in this run (deselected, or the run
     stopped early): the controller adds it with verdict not_run, so no claim is judged on a subset.
     ``references`` are independent measurements of the same quantity (``{"source", "value", "setting", ...}``),
-    shown beside the paper's value; they never enter the verdict."""
+    shown beside the paper's value; they never enter the verdict.
+    ``claim_level`` (filled when the claim is assembled, ``pytest_claims.familywise``): whether a refutation
+    counts at the claim level after Holm's correction over the claim's decided checks, and at which level."""
 
     claim: str
     id: str
@@ -238,6 +240,7 @@ class CheckRecord:
     executed: bool = True
     plan: Plan | None = None
     references: tuple[Mapping[str, Any], ...] = ()
+    claim_level: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -262,6 +265,7 @@ class CheckRecord:
             "executed": bool(self.executed),
             "plan": None if self.plan is None else self.plan.to_json(),
             "references": json_safe([dict(r) for r in self.references], "references"),
+            "claim_level": json_safe(dict(self.claim_level), "claim_level"),
         }
 
     @classmethod
@@ -276,6 +280,7 @@ class CheckRecord:
         kw["executed"] = bool(d.get("executed", True))  # likewise
         kw["plan"] = None if d.get("plan") is None else Plan.from_json(d["plan"])  # likewise
         kw["references"] = tuple(dict(r) for r in d.get("references") or ())  # likewise
+        kw["claim_level"] = dict(d.get("claim_level") or {})  # likewise
         return cls(**kw)
 
 

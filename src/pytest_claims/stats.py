@@ -18,10 +18,10 @@ from scipy import stats as _sps
 
 __all__ = [
     "Interval",
-    "holm_adjusted",
     "McNemarResult",
     "PairedInterval",
     "PairedTable",
+    "holm_adjusted",
     "mcnemar_exact",
     "paired_bootstrap",
     "paired_bootstrap_test",
