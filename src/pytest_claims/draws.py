@@ -120,7 +120,9 @@ def draws_difference_interval(a_correct, b_correct, confidence: float = 0.95,
     if se == 0.0:  # every draw and every example agree: the difference is exact
         return DrawsInterval(diff, diff, diff, 0.0, math.inf, 0.0, 0.0, tuple(map(float, per_draw)))
     parts = (v_draw ** 2 / (draws - 1) if v_draw else 0.0) + (v_example ** 2 / (n - 1) if v_example else 0.0)
-    df = se ** 4 / parts
+    # Few draws (fine-tune seeds): the draws' variance rests on S − 1 degrees of freedom, and Welch–Satterthwaite
+    # trusts it too much when it comes out small by chance; S − 1 for the whole holds α there (simulated).
+    df = se ** 4 / parts if draws >= SKEW_MIN_DRAWS else float(draws - 1)
     skew = 0.0
     if draws >= SKEW_MIN_DRAWS and v_draw > 0:
         centred = per_draw - diff
