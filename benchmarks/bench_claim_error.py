@@ -20,10 +20,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import pytest_claims.draws as draws_module  # noqa: E402
-from pytest_claims.assemble import build_claims  # noqa: E402
-from pytest_claims.draws import repeated_draws_rule  # noqa: E402
-from test_claim_error_control import ALPHA, draws_pair, equal_quality_claim  # noqa: E402
+from test_claim_error_control import ALPHA, draws_pair, equal_quality_claim
+
+import pytest_claims.draws as draws_module
+from pytest_claims.assemble import build_claims
+from pytest_claims.draws import repeated_draws_rule
 
 
 def rate(hits: int, runs: int) -> str:

@@ -206,3 +206,16 @@ def test_a_real_two_point_gap_is_verified_in_most_runs_at_cifar10_size():
         a, b = draws_pair(rng, RECOMMENDED_DRAWS, EXAMPLES, shift=0.02, spread=0.01, p_bad=0.0)
         verified.append(repeated_draws_rule(a, b, ALPHA).verdict)
     assert verified.count("refuted") == 0 and verified.count("verified") >= 90
+
+
+def test_the_report_shows_which_refutations_count():
+    from pytest_claims.assemble import build_document
+    from pytest_claims.report.html import render_html
+
+    kept = [record(0, "refuted", 1e-6, claim="kept")] + [record(i, "verified", 1.0, claim="kept") for i in (1, 2)]
+    dropped = [record(3, "refuted", 0.03, claim="dropped")] + [record(i, "verified", 1.0, claim="dropped")
+                                                               for i in (4, 5)]
+    html = render_html(build_document(None, kept + dropped, {}))
+    assert "Counts at claim level: yes (Holm over 3 decided checks" in html
+    assert "Counts at claim level: no (Holm over 3 decided checks" in html
+    assert "p 1e-06, adjusted α 0.01667" in html  # rank 1 of 3: α / 3
