@@ -219,3 +219,33 @@ def test_the_report_shows_which_refutations_count():
     assert "Counts at claim level: yes (Holm over 3 decided checks" in html
     assert "Counts at claim level: no (Holm over 3 decided checks" in html
     assert "p 1e-06, adjusted α 0.01667" in html  # rank 1 of 3: α / 3
+
+
+def test_the_skewness_corrected_interval_is_halls_by_hand():
+    from scipy import stats as sps
+
+    from pytest_claims.draws import SKEW_MIN_DRAWS, draws_difference_interval
+
+    a, b = draws_pair(np.random.default_rng(3), SKEW_MIN_DRAWS + 10, 1500, spread=0.01, bad=0.05)
+    est = draws_difference_interval(a, b, confidence=0.9)
+    d = a.mean(1) - b.mean(1)
+    S, v_draw = d.size, d.var(ddof=1) / d.size
+    gamma = ((d - d.mean()) ** 3).mean() / ((d - d.mean()) ** 2).mean() ** 1.5 * (v_draw / est.se ** 2) ** 1.5
+    assert est.skewness == pytest.approx(gamma) and gamma < -0.3  # A's bad draws: a long left tail
+
+    def hall(t):
+        return t + gamma * t ** 2 / (3 * np.sqrt(S)) + gamma ** 2 * t ** 3 / (27 * S) + gamma / (6 * np.sqrt(S))
+
+    q = sps.t.ppf(0.95, est.df)
+    assert hall((est.diff - est.low) / est.se) == pytest.approx(q)
+    assert hall((est.diff - est.high) / est.se) == pytest.approx(-q)
+
+
+@pytest.mark.parametrize("shift", [-0.02, -0.008, -0.004, 0.0, 0.01])
+def test_refute_p_agrees_with_the_verdict(shift):
+    rng = np.random.default_rng(11)
+    for draws in (3, 20, 60):
+        a, b = draws_pair(rng, draws, 3000, shift=shift, spread=0.004, p_bad=0.0)
+        for margin in (None, 0.005):
+            outcome = repeated_draws_rule(a, b, ALPHA, margin=margin)
+            assert (outcome.rule["refute_p"] < ALPHA) == (outcome.verdict == "refuted"), (draws, margin)

@@ -26,15 +26,17 @@ def draws(p_a: float, p_b: float, n_draws: int = 10, n: int = 2000, spread: floa
     return out
 
 
-def test_interval_matches_its_definition():
-    a, b = draws(0.80, 0.78, n_draws=6, n=500, spread=0.03, seed=3)
+@pytest.mark.parametrize("n_draws", [6, 12])
+def test_interval_matches_its_definition(n_draws):
+    """Welch–Satterthwaite degrees of freedom from FEW_DRAWS (10) draws on, S − 1 below (fine-tune seeds)."""
+    a, b = draws(0.80, 0.78, n_draws=n_draws, n=500, spread=0.03, seed=3)
     est = draws_difference_interval(a, b, confidence=0.9, draw_fraction=0.1)
     d = a.astype(float) - b.astype(float)
     per_draw, per_example = d.mean(1), d.mean(0)
-    v_draw = per_draw.var(ddof=1) * (1 / 6 + 0.1 / 0.9)
+    v_draw = per_draw.var(ddof=1) * (1 / n_draws + 0.1 / 0.9)
     v_example = per_example.var(ddof=1) / 500
     se = math.sqrt(v_draw + v_example)
-    df = se**4 / (v_draw**2 / 5 + v_example**2 / 499)
+    df = se**4 / (v_draw**2 / (n_draws - 1) + v_example**2 / 499) if n_draws >= 10 else n_draws - 1
     t = stats.t.ppf(0.95, df)
     assert est.diff == pytest.approx(per_draw.mean())
     assert (est.low, est.high) == pytest.approx((per_draw.mean() - t * se, per_draw.mean() + t * se))

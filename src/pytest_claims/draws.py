@@ -17,7 +17,9 @@ sources of error:
   population, by about (1 − f) (the finite-population correction), hence f/(1 − f) on the within-pool
   var(d_s). The second is the test-set sampling error. Both include the draw × example interaction once,
   so the sum is slightly conservative.
-* a t interval with Welch–Satterthwaite degrees of freedom (the draws' term has S − 1);
+* a t interval with Welch–Satterthwaite degrees of freedom (the draws' term has S − 1); below ``FEW_DRAWS`` —
+  fine-tune seeds, 2–3 of them — S − 1 degrees of freedom for the whole: Welch–Satterthwaite trusts a draws'
+  variance that came out small by chance, and 2–3 seeds at exactly −margin then verify 5–6.7 % of the time;
 * from ``SKEW_MIN_DRAWS`` draws on, the studentized difference T is first passed through Hall's (1992)
   skewness-removing transformation H(T) = T + γT²/(3√S) + γ²T³/(27S) + γ/(6√S), γ the sample skewness of the
   d_s weighted by the draws' share of the variance (the examples' term is symmetric): H is monotone, so the
@@ -25,8 +27,8 @@ sources of error:
   that now and then has a bad draw (a few points low) makes them skewed, and with 20 draws a plain t interval
   then orders equal sides 5.6–28 % of the time (benchmarks/bench_draws_skew.py). The correction needs the bad
   draws to be seen: with 5 % bad draws, 0.95^S of runs see none, so it holds α from about 100 draws on
-  (tests/test_claim_error_control.py). Below ``SKEW_MIN_DRAWS`` — fine-tune seeds, 2–3 of them — a skewness
-  cannot be estimated and the plain t interval with S − 1 degrees of freedom for the draws' term is used.
+  (tests/test_claim_error_control.py). Below ``SKEW_MIN_DRAWS`` a skewness is too noisy to correct with (at 20
+  draws the correction orders equal sides more often than the plain t does) and the t interval is used as is.
 * with fewer than 2 draws (seeds) the spread between them is unknown: ``repeated_draws_rule`` cannot decide.
 
 The verdict follows the plugin's ordering conventions: "A better than B" (two-sided 1 − α interval
@@ -43,10 +45,12 @@ from scipy import stats as _sps
 
 from .records import INCONCLUSIVE, REFUTED, VERIFIED
 
-__all__ = ["MIN_DRAWS", "SKEW_MIN_DRAWS", "DrawsInterval", "draws_difference_interval", "repeated_draws_rule"]
+__all__ = ["FEW_DRAWS", "MIN_DRAWS", "SKEW_MIN_DRAWS", "DrawsInterval", "draws_difference_interval",
+           "repeated_draws_rule"]
 
 MIN_DRAWS = 2  # fewer: the spread between draws (seeds) is unknown
-SKEW_MIN_DRAWS = 10  # from here on the interval is corrected for the skewness of the per-draw differences
+FEW_DRAWS = 10  # below: t with S − 1 degrees of freedom (fine-tune seeds), Welch–Satterthwaite from here on
+SKEW_MIN_DRAWS = 50  # from here on the interval is corrected for the skewness of the per-draw differences
 
 
 class DrawsInterval(NamedTuple):
@@ -122,7 +126,7 @@ def draws_difference_interval(a_correct, b_correct, confidence: float = 0.95,
     parts = (v_draw ** 2 / (draws - 1) if v_draw else 0.0) + (v_example ** 2 / (n - 1) if v_example else 0.0)
     # Few draws (fine-tune seeds): the draws' variance rests on S − 1 degrees of freedom, and Welch–Satterthwaite
     # trusts it too much when it comes out small by chance; S − 1 for the whole holds α there (simulated).
-    df = se ** 4 / parts if draws >= SKEW_MIN_DRAWS else float(draws - 1)
+    df = se ** 4 / parts if draws >= FEW_DRAWS else float(draws - 1)
     skew = 0.0
     if draws >= SKEW_MIN_DRAWS and v_draw > 0:
         centred = per_draw - diff
