@@ -249,3 +249,12 @@ def test_refute_p_agrees_with_the_verdict(shift):
         for margin in (None, 0.005):
             outcome = repeated_draws_rule(a, b, ALPHA, margin=margin)
             assert (outcome.rule["refute_p"] < ALPHA) == (outcome.verdict == "refuted"), (draws, margin)
+
+
+def test_one_seed_gives_every_key_claim_check_records():
+    """ClaimCheck.ordering_draws (the finetune tier's call) builds its measurement from these keys."""
+    a, b = draws_pair(np.random.default_rng(1), 1, 500, shift=0.05, base=0.9, p_bad=0.0)
+    rule = repeated_draws_rule(a, b, ALPHA).rule
+    for key in ("diff", "low", "high", "n", "draws", "confidence_two_sided", "interval", "a_accuracy", "b_accuracy"):
+        assert key in rule, key
+    assert rule["low"] is None and rule["draws"] == 1 and rule["confidence_two_sided"] == pytest.approx(0.95)

@@ -157,7 +157,9 @@ def repeated_draws_rule(a_correct, b_correct, alpha: float, margin: float | None
             f"spread between draws (seeds) is unknown with fewer than {MIN_DRAWS}; it needs at least {MIN_DRAWS} "
             f"paired draws (seeds) per side to decide"), {
             "rule": "repeated_draws_t_noninferiority" if one_sided else "repeated_draws_t_two_sided",
+            "interval": f"none: fewer than {MIN_DRAWS} draws", "confidence_two_sided": confidence,
             "alpha": alpha, "margin": margin if margin is None else m, "diff": diff, "low": None, "high": None,
+            "se": None, "df": None, "draw_diffs": (a1.mean(axis=1) - b1.mean(axis=1)).tolist(),
             "draws": int(shape[0]), "n": int(shape[1]), "min_draws": MIN_DRAWS, "needs_draws": MIN_DRAWS,
             "a_label": a_label, "b_label": b_label, "a_accuracy": float(a1.mean()), "b_accuracy": float(b1.mean()),
             "refute_p": 1.0})
