@@ -11,7 +11,8 @@ frequency (periods of 4 pixels or more), against the same statistic of the same 
 filters (timm's initialisation: what training started from), component k against component k; the mean over the 28
 above the control's, paired bootstrap interval. "Plausible basis functions for a low-dimensional representation of
 the fine structure" is read as: smooth at the pixel level, far more than the filters before training (white noise
-puts ≈ 0.2 of its energy there on a 32 x 32 patch). The 28 components are drawn in the report.
+puts ≈ 0.21 of its energy there on a 32 x 32 patch; the DCT, not the DFT, so that the edges of a patch do not count
+as high frequencies). The 28 components are drawn in the report.
 
 The paper shows ViT-L/32's filters: ViT-L/32 decides; the other public ImageNet-21k ViTs are checked too and cannot
 refute (`claims.analysis.not_shown`). The hybrid has no RGB filters (its projection reads ResNet features).

@@ -7,12 +7,14 @@ The figure shows 28 components of ViT-L/32's filters ("Filters of the initial li
 * `principal_components` — the filters (D, C, P, P) as D vectors of C·P·P values, centred on the mean filter, their
   top `COMPONENTS` right singular vectors, each back as (C, P, P) (unit norm; the sign of a component is arbitrary
   and nothing below depends on it).
-* `low_frequency_share` — per component, the share of its energy (|2-D DFT|² summed over the colour channels) at
-  spatial frequencies up to `CUTOFF` cycles per pixel (half the Nyquist frequency: periods of 4 px or more). A
-  basis for "the fine structure within each patch" that a low-dimensional code keeps is smooth at the pixel level:
-  most of its energy at low frequencies. A constant filter reads 1 and a pixel checkerboard 0 (all its energy at the
-  Nyquist frequency); white noise reads the share of the frequency grid within the cutoff (`white_noise_share`,
-  ≈ 0.2 on a 32 x 32 patch).
+* `low_frequency_share` — per component, the share of its energy (squared orthonormal 2-D DCT-II coefficients,
+  summed over the colour channels) at spatial frequencies up to `CUTOFF` cycles per pixel (half the Nyquist
+  frequency: periods of 4 px or more; DCT index k of an N-pixel side is k / 2N cycles per pixel). The DCT, as JPEG
+  uses for image blocks, and not the DFT: a patch is no period of anything, and the DFT would read the jump between
+  its opposite edges as high-frequency energy. A basis for "the fine structure within each patch" that a
+  low-dimensional code keeps is smooth at the pixel level: most of its energy at low frequencies. A constant filter
+  reads 1, a DCT basis function 1 or 0 by its index, a pixel checkerboard ≈ 0.001; white noise reads the share of
+  the index grid within the cutoff (`white_noise_share`: 216/1024 ≈ 0.21 on a 32 x 32 patch).
 * The control: the same statistic on the same architecture's randomly initialised filters (timm's initialisation,
   as training starts): "learned" basis functions must be smoother than the ones training started from.
 """
@@ -39,21 +41,24 @@ def principal_components(filters: np.ndarray, count: int = COMPONENTS) -> tuple[
     return vt[:count].reshape(count, *filters.shape[1:]), variance[:count] / variance.sum()
 
 
-def _low_frequency_mask(size: int, width: int, cutoff: float) -> np.ndarray:
-    fy, fx = np.meshgrid(np.fft.fftfreq(size), np.fft.fftfreq(width), indexing="ij")
+def _low_frequency_mask(height: int, width: int, cutoff: float) -> np.ndarray:
+    fy, fx = np.meshgrid(np.arange(height) / (2 * height), np.arange(width) / (2 * width), indexing="ij")
     return np.hypot(fy, fx) <= cutoff + 1e-12
 
 
 def low_frequency_share(components: np.ndarray, cutoff: float = CUTOFF) -> np.ndarray:
     """(n,) share of each (C, H, W) component's energy at spatial frequencies ≤ `cutoff` cycles per pixel."""
+    from scipy.fft import dctn
+
     components = np.asarray(components, dtype=np.float64)
-    power = (np.abs(np.fft.fft2(components, axes=(-2, -1))) ** 2).sum(axis=-3)  # summed over the channels
+    power = (dctn(components, type=2, norm="ortho", axes=(-2, -1)) ** 2).sum(axis=-3)  # summed over the channels
     mask = _low_frequency_mask(*components.shape[-2:], cutoff)
     return power[:, mask].sum(-1) / power.reshape(len(power), -1).sum(-1)
 
 
 def white_noise_share(height: int, width: int, cutoff: float = CUTOFF) -> float:
-    """The expected share of white noise (every frequency alike): the fraction of the DFT grid within the cutoff."""
+    """The expected share of white noise (its orthonormal DCT is white too): the fraction of the index grid within
+    the cutoff."""
     return float(_low_frequency_mask(height, width, cutoff).mean())
 
 

@@ -38,7 +38,7 @@ def embedding_filters(runner: Any, spec: Any) -> TierResult:
                 "fingerprint": f"{spec.key}:{learned.shape[0]}x{'x'.join(str(v) for v in learned.shape[1:])}"}
     provenance = checkpoint_provenance(loaded)
     label = "analysis: patch-embedding filters (weights only)"
-    what = (f"share of each of the top {len(scores)} principal components' energy (|DFT|², summed over RGB) at "
+    what = (f"share of each of the top {len(scores)} principal components' energy (squared 2-D DCT-II coefficients, summed over RGB) at "
             f"spatial frequencies ≤ {filters.CUTOFF} cycles/pixel")
     metadata = {"tier": "analysis", "tier_label": label, "method": "embedding_filters", "statistic": what,
                 "filters": list(learned.shape), "components": len(scores),
