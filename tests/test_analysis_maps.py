@@ -132,8 +132,8 @@ def write_boxes(imagenet: Path, folder: Path, box=MIDDLE) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     for image in sorted((imagenet / "val").glob("*/*.JPEG")):
         width, height = Image.open(image).size
-        pixels = dict(xmin=round(box[0] * width) + 1, ymin=round(box[1] * height) + 1, xmax=round(box[2] * width),
-                      ymax=round(box[3] * height), wnid=image.parent.name)
+        pixels = {"xmin": round(box[0] * width) + 1, "ymin": round(box[1] * height) + 1,
+                  "xmax": round(box[2] * width), "ymax": round(box[3] * height), "wnid": image.parent.name}
         (out / f"{image.stem}.xml").write_text(VOC.format(name=image.stem, width=width, height=height,
                                                           objects=OBJECT.format(**pixels) * 2))
     return folder
