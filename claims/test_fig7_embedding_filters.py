@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from claims.analysis import MODELS, check_model
+from claims.analysis import MODELS, check_model, not_shown
 from claims.cases import slug
 
 pytestmark = pytest.mark.claim("fig7-embedding-filters")
@@ -41,4 +41,5 @@ def test_principal_components_of_the_embedding_filters_are_smooth(claim_check, e
                 "patch-embedding filters put more of their energy at low spatial frequencies (periods ≥ 4 px) than "
                 "those of the randomly initialised filters (mean over components)",
                 reference=lambda result: np.asarray(result.metadata["reference"], dtype=float),
-                figure=lambda result: result.metadata["figure"])
+                # the 28 components drawn for the model the paper shows only: 5 x 28 maps would weigh on the report
+                figure=lambda result: result.metadata["figure"] if not_shown(model, "filters") is None else None)

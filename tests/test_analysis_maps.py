@@ -189,6 +189,7 @@ def test_another_model_cannot_refute_and_without_inputs_the_plan_says_what_to_pr
     for claim, test, _ in CHECKS:
         record = judged(claim, test, evidence_for(trusted, caches["reversed"], boxes), "ViT-B/16")
         assert rule_verdict(record) == "refuted" and record.verdict == "inconclusive"
+        assert ("figure" in record.details) == claim.startswith("fig6")  # 28 components: the paper's model only
     (tmp_path / "empty" / "hub").mkdir(parents=True)
     rollout_record = judged(*CHECKS[0][:2], evidence_for(trusted, tmp_path / "empty", None), "ViT-L/16")
     assert rollout_record.verdict == "not_run" and rollout_record.plan.tier.startswith("analysis")
