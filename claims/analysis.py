@@ -33,13 +33,29 @@ SHOWN = {
                                "the pattern \"depends on the training hyperparameters\" (Figure 10)")),
     "attention": (("ViT-L/16",), ("Figure 7 (right) and Figure 11 show the attention distances of ViT-L/16 only (and, "
                                   "in Figure 11, of R50+ViT-L/16, never released)")),
+    "filters": (("ViT-L/32",), "Figure 7 (left) shows the embedding filters of ViT-L/32 only"),
+    "rollout": (("ViT-L/16",), "App. D.8 computes the attention maps of Figures 6 and 14 with ViT-L/16 only"),
 }
+# The analysis methods of Figure 7 (left) and Figure 6, with the panel that decides them; every other method is the
+# position-embedding panel ("posemb…") or the attention-distance one.
+PANELS = {"embedding_filters": "filters", "attention_rollout": "rollout"}
+WEIGHTS_METHODS = ("embedding_filters",)  # besides "posemb…": read off the weights, no images
 WEIGHTS_TIER = "analysis (public ImageNet-21k checkpoint: weights only)"
 IMAGES_TIER = "analysis (public ImageNet-21k checkpoint on the first 128 ImageNet val images, App. D.7)"
+ROLLOUT_TIER = ("analysis (public ImageNet-21k checkpoint on the first 128 ImageNet val images and their ILSVRC-2012 "
+                "bounding boxes, App. D.8)")
+
+
+def panel_of(method: str) -> str:
+    return PANELS.get(method, "posemb" if method.startswith("posemb") else "attention")
+
+
+def reads_weights(method: str) -> bool:
+    return method.startswith("posemb") or method in WEIGHTS_METHODS
 
 
 def not_shown(model: str, panel: str) -> str | None:
-    """Why a check on `model` cannot refute the paper's `panel` ("posemb" | "attention"); None for its own model."""
+    """Why a check on `model` cannot refute the paper's `panel` (a key of `SHOWN`); None for its own model."""
     models, where = SHOWN[panel]
     if model in models:
         return None
@@ -47,20 +63,21 @@ def not_shown(model: str, panel: str) -> str | None:
 
 
 def plan(method: str, a_label: str, b_label: str, description: str) -> Plan:
-    tier = WEIGHTS_TIER if method.startswith("posemb") else IMAGES_TIER
+    tier = WEIGHTS_TIER if reads_weights(method) else ROLLOUT_TIER if method == "attention_rollout" else IMAGES_TIER
     return Plan(kind="ordering_scores", tier=tier, a_label=a_label, b_label=b_label, description=description)
 
 
 def measured(claim_check: Any, evidence: Any, models: list[Model], method: str, planned: Plan) -> list[TierResult]:
     """The analysis results of `models`, or the test ends not run / untestable with `planned`."""
-    dataset = "weights" if method.startswith("posemb") else "imagenet"
+    dataset = "weights" if reads_weights(method) else "imagenet"
     return end_unless_measured(claim_check, evidence.measure("analysis", models, dataset, method), planned)
 
 
 def details(*results: TierResult, figure: dict[str, Any] | None = None) -> dict[str, Any]:
     """What a record keeps: each checkpoint and how it was read, the statistic, and the figure of the check."""
     keep = ("statistic", "grid", "dim", "pixels_per_patch", "layers", "heads", "references_px", "per_layer_mean_px",
-            "class_token", "examples", "pipeline")
+            "class_token", "examples", "pipeline", "mean_mass", "mean_area_share", "boxes", "reference_label",
+            "explained_variance", "white_noise_share", "filters", "components")
     out: dict[str, Any] = {r.checkpoint: {"hub_id": r.metadata["checkpoint"].get("hub_id"),
                                           "revision": r.metadata["checkpoint"].get("revision"),
                                           **{k: r.metadata[k] for k in keep if k in r.metadata}} for r in results}
@@ -90,7 +107,7 @@ def check_model(claim_check: Any, evidence: Any, model: str, method: str, a_text
     "<model>: b_text" — a statistic the paper says is small); not run (with the plan) where the tier cannot measure
     it. A model its panel does not show cannot refute (`not_shown`), and its plan says so."""
     subject = Model(model, "imagenet21k")
-    panel = "posemb" if method.startswith("posemb") else "attention"
+    panel = panel_of(method)
     limit = not_shown(model, panel)
     labels = (a_text, f"{subject.label}: {b_text}") if reference_first else (f"{subject.label}: {a_text}", b_text)
     planned = plan(method, *labels, f"{subject.label}: {description}; "

@@ -14,7 +14,7 @@ from measure.studies.records import RecordCache, library_versions, source_versio
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY_CLAIMS = ("test_table1_variants", "test_table6_compute", "test_posemb_interpolation",
-                "test_small_data_inductive_bias", "test_table8_posemb_analogue")
+                "test_small_data_inductive_bias", "test_table8_posemb_analogue", "test_d3_class_token_vs_gap")
 HEAVY = ("torch", "timm", "sklearn", "safetensors", "scipy")
 
 

@@ -14,3 +14,4 @@ class DataPaths:
     imagenet_root: Path | None = None  # holds val/<wnid>/*.JPEG; None: not provided (never downloaded)
     download: bool = False          # may torchvision download the small datasets into data_root
     real_labels: Path | None = None  # ReaL labels JSON; None: the copy shipped with timm
+    imagenet_boxes: Path | None = None  # ILSVRC-2012 val box XMLs (--claims-imagenet-boxes); None: <imagenet>/bbox

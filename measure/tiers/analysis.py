@@ -15,7 +15,9 @@ Each method hands back per-unit scores (higher: more as the paper says) for a cl
 * ``attention_local_depth`` (``imagenet``) — per image, Spearman's rho between layer and the layer's most local
   head's distance (chosen on the other images);
 * ``attention_second_half_wide`` (``imagenet``) — per image, the share of the heads of the second half of the
-  layers reaching farther than a head spread evenly over the nearer half of the image.
+  layers reaching farther than a head spread evenly over the nearer half of the image;
+* ``embedding_filters`` (``weights``) and ``attention_rollout`` (``imagenet``, with the ILSVRC-2012 val boxes) —
+  Figure 7 (left) and Figure 6 / App. D.8, in `measure.tiers.analysis_maps`.
 
 Every attention method leaves out the heads that attend mostly to the class token (more than half their weight on
 average: `measure.analysis.attention.CLASS_TOKEN_DOMINATED`) and records each head's class-token mass. The
@@ -37,7 +39,7 @@ from measure.tiers.catalog import ANALYSIS
 from measure.tiers.results import TierResult
 
 IMAGES = 128  # App. D.7: "Attention distance was computed for 128 example images"
-WEIGHTS_METHODS = ("posemb_distance", "posemb_row_column")
+WEIGHTS_METHODS = ("posemb_distance", "posemb_row_column", "embedding_filters")
 
 
 class AnalysisTier:
@@ -50,6 +52,10 @@ class AnalysisTier:
         wanted = "weights" if method in WEIGHTS_METHODS else "imagenet"
         if dataset != wanted:
             raise ValueError(f"analysis method {method} reads {wanted!r}, not {dataset!r}")
+        if method in ("embedding_filters", "attention_rollout"):  # Figure 7 (left), Figure 6 / App. D.8
+            from measure.tiers import analysis_maps
+
+            return getattr(analysis_maps, method)(runner, spec)
         if method in WEIGHTS_METHODS:
             return self._position_embeddings(runner, spec, method)
         return self._attention(runner, spec, method)

@@ -40,9 +40,10 @@ FINETUNE_IMAGENET: tuple[str, ...] = ("imagenet", "imagenet_real")
 ANALYSIS = TierScope(
     "analysis", ("weights", "imagenet"),
     ("posemb_distance", "posemb_row_column", "attention_depth", "attention_lowest_layer", "attention_early_local",
-     "attention_local_depth", "attention_second_half_wide"),
-    summary="what §4.5 / Figure 7 / App. D.7 say about trained weights: position-embedding similarity (weights "
-            "only) and mean attention distance per layer and head (128 ImageNet val images)",
+     "attention_local_depth", "attention_second_half_wide", "embedding_filters", "attention_rollout"),
+    summary="what §4.5 / Figures 6-7 / App. D.7-D.8 say about trained weights: position-embedding similarity and "
+            "embedding-filter components (weights only), mean attention distance per layer and head and the class "
+            "token's attention rollout against the object boxes (128 ImageNet val images)",
     needs_gpu=False)
 
 SCOPES: dict[str, TierScope] = {scope.name: scope for scope in (EVAL, PROBE, FINETUNE, ANALYSIS)}
