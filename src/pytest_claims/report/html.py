@@ -20,6 +20,9 @@ from .plots import claim_svg, figure_svg, trend_svg
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 SET_ASIDE = ("untestable", "not_run")  # listed in groups (by needs, else reason), not in the checks table
+# the untestable and not-run checks of every claim, grouped by why with the paper's numbers (a fifth of the CPU
+# report): kept off the main page's budget (≤ 300 KB), each claim's section links to its part
+ASIDE_FILE = "set-aside.html"
 
 
 def fmt_number(x: Any) -> str:
@@ -197,6 +200,7 @@ def build_context(document: Mapping[str, Any]) -> dict[str, Any]:
             "n_trends": sum(c["nodeid"] in trends for c in checks),
             "timeline": _timeline(history, claim["id"]),
             "consistency_only": consistency_only(claim, consistency),
+            "aside": any(c["verdict"] in SET_ASIDE for c in checks),  # listed on ASIDE_FILE, linked from here
         })
         # what this machine lacks; checks this run merely did not execute are listed under the banner
         not_run += [(claim["id"], c) for c in checks if c["verdict"] == "not_run" and c.get("executed", True)]
@@ -215,6 +219,10 @@ def build_context(document: Mapping[str, Any]) -> dict[str, Any]:
         "provide": provide(group_by_need(not_run), (env.get("claims_settings") or {}).get("provide")),
         "sections": list(document.get("sections") or ()),
         "nodeids": {c["nodeid"] for claim in document["claims"] for c in claim["checks"]},
+        # the page each check's row is on: decided checks here, the ones set aside on ASIDE_FILE
+        "pages": {c["nodeid"]: ASIDE_FILE if c["verdict"] in SET_ASIDE else ""
+                  for claim in document["claims"] for c in claim["checks"]},
+        "aside_file": ASIDE_FILE,
         "n_not_run": len(not_run),
         "env": env,
         "env_json": {k: json.dumps(v, indent=1, ensure_ascii=False) for k, v in env.items()
@@ -248,6 +256,10 @@ def render_html(document: Mapping[str, Any]) -> str:
     return unindent(_environment().get_template("report.html.j2").render(**build_context(document), part="report"))
 
 
+def render_aside_html(document: Mapping[str, Any]) -> str:
+    return unindent(_environment().get_template("report.html.j2").render(**build_context(document), part="aside"))
+
+
 def render_appendix_html(document: Mapping[str, Any]) -> str:
     return unindent(_environment().get_template("report.html.j2").render(doc=document, part="appendix"))
 
@@ -263,11 +275,16 @@ def unindent(html: str) -> str:
 
 def render(json_path: Path | str, html_path: Path | str | None = None) -> Path:
     """Render ``html_path`` (default: index.html beside the JSON) from ``json_path`` alone, and the catalog's
-    appendix tables, where it has any, into appendix.html beside it."""
+    appendix tables, where it has any, into appendix.html beside it, and the checks set aside (untestable, not run),
+    where there are any, into set-aside.html beside it."""
     json_path = Path(json_path)
     html_path = Path(html_path) if html_path is not None else json_path.with_name("index.html")
     document = json.loads(json_path.read_text(encoding="utf-8"))
     if document.get("appendix"):  # first, so the main page never links to a missing one
         write_atomic(html_path.with_name(APPENDIX_FILE), render_appendix_html(document))
+    if any(c["verdict"] in SET_ASIDE for claim in document["claims"] for c in claim["checks"]):
+        write_atomic(html_path.with_name(ASIDE_FILE), render_aside_html(document))
+    else:  # an earlier run's page would describe checks this report does not set aside
+        html_path.with_name(ASIDE_FILE).unlink(missing_ok=True)
     write_atomic(html_path, render_html(document))
     return html_path
