@@ -120,7 +120,7 @@ def test_large_advantage_grows_with_the_pretraining_set_in_table5(claim_check, s
     after_smaller, smaller_cells = _advantage(large, base, smaller)
     name = {p: _cell(p, large, "imagenet").row.split(" / ")[0] for p in (smaller, larger)}
     claim_check.ordering_summary(
-        Summary(after_larger), Summary(after_smaller), tier=CONSISTENCY_TIER,
+        Summary(after_larger, source="derived"), Summary(after_smaller, source="derived"), tier=CONSISTENCY_TIER,
         a_label=f"{large} − {base} after {name[larger]}", b_label=f"{large} − {base} after {name[smaller]}",
         details={**cells(*larger_cells, *smaller_cells), "advantage_after_larger": after_larger,
                  "advantage_after_smaller": after_smaller},

@@ -84,7 +84,8 @@ def _memory_ordering(claim_check, counts: MemoryCounts, vit: str, resnet: str, s
     what = ("a no-grad forward (peak live activations + parameters)" if mode == "inference" else
             "a training step (activations saved for backward + parameters, gradients, Adam's two moments)")
     claim_check.ordering_summary(
-        Summary(float(a.largest_batch())), Summary(float(b.largest_batch())), tier=MEMORY_TIER,
+        Summary(float(a.largest_batch()), source="counted"), Summary(float(b.largest_batch()), source="counted"),
+        tier=MEMORY_TIER,
         a_label=f"{vit} largest batch ({mode}, {size}px)", b_label=f"{resnet} largest batch ({mode}, {size}px)",
         details=_memory_details(a, b, vit, resnet),
         description=(f"Figure 12 right at {size}px: the largest batch of {what} fitting a 16 GiB TPUv3 core, "
@@ -122,7 +123,7 @@ def test_flops_of_the_largest_vits_scale_closer_to_quadratic_than_biquadratic(cl
     exponent, extra = flop_exponent(flop_counts, vit)
     lo, hi = EXPONENT_SIZES
     claim_check.ordering_summary(
-        Summary(HALF_WAY_EXPONENT), Summary(exponent), tier=FLOP_TIER,
+        Summary(HALF_WAY_EXPONENT, source="threshold"), Summary(exponent, source="counted"), tier=FLOP_TIER,
         a_label=f"exponent {HALF_WAY_EXPONENT:g} (half way from quadratic to bi-quadratic)",
         b_label=f"{vit} FLOPs exponent {lo}→{hi}px", details={"model": vit, "exponent": exponent, **extra},
         cannot_refute=FLOPS_CANNOT_REFUTE,
@@ -139,7 +140,7 @@ def test_flops_of_the_largest_vit_scale_most_steeply_at_the_largest_sizes(claim_
     smaller, extra_b = flop_exponent(flop_counts, other)
     lo, hi = EXPONENT_SIZES
     claim_check.ordering_summary(
-        Summary(largest), Summary(smaller), tier=FLOP_TIER,
+        Summary(largest, source="counted"), Summary(smaller, source="counted"), tier=FLOP_TIER,
         a_label=f"{LARGEST_VIT} FLOPs exponent {lo}→{hi}px", b_label=f"{other} FLOPs exponent {lo}→{hi}px",
         details={LARGEST_VIT: {"exponent": largest, **extra_a}, other: {"exponent": smaller, **extra_b}},
         cannot_refute=FLOPS_CANNOT_REFUTE,
@@ -151,7 +152,8 @@ def test_flops_of_the_largest_vit_scale_most_steeply_at_the_largest_sizes(claim_
 def test_vit_b32_needs_fewer_flops_than_resnet50(claim_check, flop_counts: FlopCounts) -> None:
     vit, resnet = flop_counts.forward("ViT-B/32", 224), flop_counts.forward("R50x1", 224)
     claim_check.ordering_summary(
-        Summary(resnet.per_image / 1e9), Summary(vit.per_image / 1e9), tier=FLOP_TIER,
+        Summary(resnet.per_image / 1e9, source="counted"), Summary(vit.per_image / 1e9, source="counted"),
+        tier=FLOP_TIER,
         a_label="R50x1 GFLOPs/image at 224px", b_label="ViT-B/32 GFLOPs/image at 224px",
         details={"R50x1": resnet.describe(), "ViT-B/32": vit.describe()}, cannot_refute=FLOPS_CANNOT_REFUTE,
         description=("§4.3 'ViT-B/32 is slightly faster than ResNet50', read in FLOPs: ResNet50 (BiT R50x1) needs "

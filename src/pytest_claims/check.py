@@ -229,8 +229,8 @@ class ClaimCheck:
             outcome.rule["margin_name"] = margin
         rule = outcome.rule
         measured = Measurement(value=rule["diff"], low=rule["low"], high=rule["high"], method=rule["method"],
-                               extra={"a": {"label": a_label, "printed": a.describe()},
-                                      "b": {"label": b_label, "printed": b.describe()}})
+                               extra={"a": {"label": a_label, a.source: a.describe()},  # "printed", or how read
+                                      "b": {"label": b_label, b.source: b.describe()}})
         verdict, reason = _limit(outcome, cannot_refute, cannot_verify)
         return self._finish("ordering", verdict, reason, tier, measured=measured, rule=rule, details=details,
                             plan=plan)

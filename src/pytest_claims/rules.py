@@ -392,14 +392,27 @@ def aggregate_claim(verdicts: Sequence[str]) -> tuple[str, str]:
     if total == 0:
         return NOT_RUN, "no checks recorded for this claim"
     if counts[REFUTED]:
-        return REFUTED, f"{counts[REFUTED]} of {total} checks refuted ({_breakdown(counts, skip=(REFUTED,))})"
+        return REFUTED, f"{counts[REFUTED]} of {_checks(total)} refuted{_others(counts, REFUTED)}"
     if counts[ERROR]:
-        return ERROR, f"{counts[ERROR]} of {total} checks errored ({_breakdown(counts, skip=(ERROR,))})"
+        return ERROR, f"{counts[ERROR]} of {_checks(total)} errored{_others(counts, ERROR)}"
     if testable == 0:
-        return UNTESTABLE, f"all {total} checks untestable"
+        return UNTESTABLE, f"all {_checks(total)} untestable" if total != 1 else "its one check untestable"
     if counts[VERIFIED] == testable:
-        return VERIFIED, f"all {testable} testable checks verified{untestable_note}"
+        return VERIFIED, (f"all {_checks(testable, 'testable')} verified" if testable != 1 else
+                          "its one testable check verified") + untestable_note
     if counts[NOT_RUN] == testable:
-        return NOT_RUN, f"none of {testable} testable checks was run{untestable_note}"
+        return NOT_RUN, (f"none of {_checks(testable, 'testable')} was run" if testable != 1 else
+                         "its one testable check was not run") + untestable_note
     rest = _breakdown(counts, skip=(VERIFIED, UNTESTABLE))
-    return INCONCLUSIVE, f"{counts[VERIFIED]} of {testable} testable checks verified; {rest}{untestable_note}"
+    return INCONCLUSIVE, f"{counts[VERIFIED]} of {_checks(testable, 'testable')} verified; {rest}{untestable_note}"
+
+
+def _others(counts: Counter, verdict: str) -> str:
+    """" (2 verified, 1 not run)": the other verdicts, or nothing where there are none (never "()")."""
+    rest = _breakdown(counts, skip=(verdict,))
+    return f" ({rest})" if rest else ""
+
+
+def _checks(n: int, adjective: str = "") -> str:
+    """"1 check", "3 testable checks": a count with its noun in the number it takes."""
+    return " ".join(filter(None, (str(n), adjective, "check" if n == 1 else "checks")))

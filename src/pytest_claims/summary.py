@@ -30,11 +30,14 @@ EQUAL = 1e-9
 
 @dataclass(frozen=True)
 class Summary:
-    """A published mean, with its ± (standard deviation over ``n`` runs) where printed."""
+    """A published mean, with its ± (standard deviation over ``n`` runs) where printed. ``source``: how the mean
+    was read off the paper, in one word the report shows beside it — "printed" (a number of the paper as it
+    stands), or e.g. "interpolated" (read between printed numbers, as on a frontier): never called printed."""
 
     mean: float
     std: float | None = None
     n: int | None = None
+    source: str = "printed"
 
     def __post_init__(self) -> None:
         for name in ("mean", "std"):
@@ -46,6 +49,8 @@ class Summary:
         if (self.std is None) != (self.n is None) or (self.n is not None and int(self.n) < 2):
             raise ValueError(f"a spread needs both std and the number of runs (n >= 2) it is over; got std="
                              f"{self.std!r}, n={self.n!r}")
+        if not isinstance(self.source, str) or not self.source.strip():
+            raise ValueError(f"a summary's source says how its mean was read (e.g. 'printed'), got {self.source!r}")
 
     @classmethod
     def of(cls, value: Summary | float) -> Summary:
@@ -56,7 +61,8 @@ class Summary:
         return self.std is not None
 
     def to_json(self) -> dict:
-        return json_safe({"mean": self.mean, "std": self.std, "n": self.n})
+        return json_safe({"mean": self.mean, "std": self.std, "n": self.n,
+                          **({} if self.source == "printed" else {"source": self.source})})
 
     def describe(self) -> str:
         return f"{self.mean:g}" + (f" ± {self.std:g} (n={self.n})" if self.has_spread else "")
@@ -114,9 +120,11 @@ def summary_ordering_rule(a: Summary, b: Summary, alpha: float, margin: float | 
     missing = [label for label, s in ((a_label, a), (b_label, b)) if not s.has_spread]
     spread = "no ± printed" if len(missing) == 2 else (f"no ± printed for {missing[0]}" if missing
                                                        else "both printed with ± 0")
+    sources = " and ".join(dict.fromkeys((a.source, b.source)))  # an interpolated mean is never called printed
+    method = ("printed means compared as printed" if sources == "printed" else
+              f"{sources} means compared as they stand")
     # as printed there is no sampling error to correct for: refute_p None (a refutation counts as it stands)
-    rule.update({"method": "printed means compared as printed (no spread to judge with)", "as_printed": True,
-                 "refute_p": None})
+    rule.update({"method": f"{method} (no spread to judge with)", "as_printed": True, "refute_p": None})
     threshold = 0.0 - m
     if abs(diff - threshold) <= EQUAL:
         tie = "equal as printed" if not one_sided else f"exactly at −margin ({threshold:+.4g}) as printed"
