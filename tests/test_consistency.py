@@ -357,3 +357,25 @@ def test_the_hyperparameter_answer_names_each_contradiction_it_counts(monkeypatc
     monkeypatch.setattr(paper_data, "inconsistencies", lambda **_: [])
     answer = _answers(_document())["hyperparameters"]
     assert "agrees with App. B.1" in answer and "R50+ViT-L/32" not in answer and "place" not in answer
+
+
+# -- how the report shows these numbers (issue 18: one unit per table; an interpolated value is not "printed") --------
+
+def test_every_ordering_of_claim2_reads_table5_in_one_unit_fractions():
+    """Claim 2's checks share one table of the report: percent beside fractions (98.95 next to 0.7791) read as a
+    hundredfold difference. Every side's mean and every difference is a fraction of 1."""
+    orderings = [p.values for p in ORDERINGS if p.values[0] == "claim2-pretraining-size"]
+    assert len(orderings) > 20
+    for claim, test, args in orderings:
+        record = judged(claim, test, *args)
+        means = [record.rule[side]["mean"] for side in ("a", "b")]
+        assert all(abs(m) <= 1 for m in means) and abs(record.measured.value) <= 1, (test.__name__, args, means)
+
+
+def test_a_value_read_on_the_vit_frontier_is_labelled_interpolated_not_printed():
+    row = next(r for r in TABLE6.HYBRID_ROWS if TABLE6._exaflops(r) < TABLE6.SMALL_BUDGET)
+    record = judged("claim3-hybrids", TABLE6.test_hybrid_against_vit_at_equal_compute_in_table6, row)
+    hybrid, vit = record.measured.extra["a"], record.measured.extra["b"]
+    assert "printed" in hybrid and "printed" not in vit and vit["interpolated"] == f"{record.rule['b']['mean']:g}"
+    assert record.rule["b"]["source"] == "interpolated" and "source" not in record.rule["a"]
+    assert record.measured.method == "printed and interpolated means compared as they stand (no spread to judge with)"
