@@ -56,6 +56,95 @@ def test_oom_at_batch_size_one_is_a_missing_resource(tmp_path):
                                device=torch.device("cpu"), num_workers=0)
 
 
+class CublasAbove(OomAbove):
+    """Like `OomAbove`, but says it as cuBLAS does when a handle or its workspace finds no memory."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if len(x) > self.limit:
+            self.sizes.append(len(x))
+            raise RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`")
+        return super().forward(x)
+
+
+class PlacementOom(torch.nn.Module):
+    """A model whose first `failures` moves to the runner's device run out of memory, as `.to(device)` on a full GPU
+    (the runner's device is a torch.device; freeing the placed part moves to the string "cpu")."""
+
+    def __init__(self, inner: torch.nn.Module, failures: int) -> None:
+        super().__init__()
+        self.inner, self.failures, self.moves = inner, failures, []
+
+    def to(self, *args, **kwargs):
+        self.moves.append(args[0] if args else kwargs)
+        if args and isinstance(args[0], torch.device) and self.failures > 0:
+            self.failures -= 1
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.2 GiB (simulated)")
+        return super().to(*args, **kwargs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x)
+
+
+def _run(model, tmp_path, n=20, device="cpu"):
+    return evaluate.run_inference(model, small_data(n), outputs=evaluate.logits_outputs, cache=ChunkCache(tmp_path),
+                                  key={"t": 1}, batch_size=8, device=torch.device(device), num_workers=0)
+
+
+def test_a_cublas_allocation_failure_in_the_forward_backs_off_like_an_oom(tmp_path):
+    reference = _run(linear_model(), tmp_path / "a")
+    backed_off = _run(CublasAbove(linear_model(), limit=3), tmp_path / "b")
+    np.testing.assert_array_equal(backed_off.arrays["top5"], reference.arrays["top5"])
+    assert backed_off.meta["oom_backoffs"] == 2 and backed_off.meta["final_batch_size"] == 2
+
+
+def test_a_runtime_error_that_is_not_out_of_memory_is_not_taken_for_one(tmp_path):
+    class Broken(torch.nn.Module):
+        def forward(self, x):
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    with pytest.raises(RuntimeError, match="illegal memory access"):
+        _run(Broken(), tmp_path)
+
+
+def test_placing_the_model_is_inside_the_oom_guard_retried_once_after_freeing_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(evaluate, "open_handles", lambda device, convolutions: None)  # what the cpu stand-in lacks
+    once = PlacementOom(linear_model(), failures=1)
+    result = _run(once, tmp_path / "a")
+    np.testing.assert_array_equal(result.arrays["top5"], _run(linear_model(), tmp_path / "b").arrays["top5"])
+    assert once.failures == 0 and len(once.moves) >= 3  # failed, back to the CPU, placed
+
+
+def test_a_model_that_never_fits_is_a_missing_resource_naming_its_weights_and_the_fix(tmp_path):
+    never = PlacementOom(linear_model(), failures=99)
+    with pytest.raises(Missing, match=r"out of GPU memory on cpu placing the model \(0 MiB of weights\) and its "
+                                      r"cuBLAS/cuDNN handles, before any batch .*run fewer xdist workers per GPU"):
+        _run(never, tmp_path)
+    assert never.failures == 97  # tried twice, not more
+
+
+def test_creating_the_cublas_and_cudnn_handles_is_inside_the_oom_guard(tmp_path, monkeypatch):
+    calls = []
+
+    def full_gpu(device, convolutions):
+        calls.append(device)
+        raise RuntimeError("CUDA error: CUBLAS_STATUS_NOT_INITIALIZED when calling `cublasCreate(handle)`")
+
+    monkeypatch.setattr(evaluate, "open_handles", full_gpu)
+    with pytest.raises(Missing, match="placing the model .* and its cuBLAS/cuDNN handles"):
+        _run(linear_model(), tmp_path)
+    assert len(calls) == 2
+
+
+def test_open_handles_is_a_no_op_off_cuda():
+    from measure.run.device import is_out_of_memory, open_handles
+
+    open_handles(torch.device("cpu"), convolutions=True)
+    assert is_out_of_memory(torch.cuda.OutOfMemoryError("x"))
+    assert is_out_of_memory(RuntimeError("cuDNN error: CUDNN_STATUS_ALLOC_FAILED"))
+    assert not is_out_of_memory(RuntimeError("CUDA error: device-side assert triggered"))
+    assert not is_out_of_memory(ValueError("CUDA out of memory"))  # only what CUDA raises
+
+
 def test_cache_key_ignores_batch_size_workers_and_xdist_worker(tmp_path, monkeypatch):
     cache, data = ChunkCache(tmp_path), small_data()
     first = evaluate.run_inference(linear_model(), data, outputs=evaluate.feature_outputs, cache=cache, key={"t": 1},

@@ -171,3 +171,33 @@ def check_shared_memory(needed_bytes: int, what: str, folder: str = SHM) -> None
                       f"batches in flight, {folder} has {free / 2**20:,.0f} MiB free; start the container with "
                       f"--shm-size={max(1, -(-2 * needed_bytes // 2**30))}g (or --ipc=host), or load in-process "
                       f"with fewer/no workers")
+
+
+# What CUDA raises when it cannot allocate: torch's OutOfMemoryError, and the RuntimeErrors of cuBLAS and cuDNN when
+# a handle or its workspace finds no memory (created lazily, on a model's first matmul or convolution).
+OUT_OF_MEMORY = ("CUDA out of memory", "CUBLAS_STATUS_ALLOC_FAILED", "CUBLAS_STATUS_NOT_INITIALIZED",
+                 "CUDNN_STATUS_ALLOC_FAILED", "CUDNN_STATUS_NOT_INITIALIZED")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether `exc` is the GPU running out of memory, however the library that allocated says it."""
+    import torch
+
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and any(text in str(exc) for text in OUT_OF_MEMORY)
+
+
+def open_handles(device: torch.device, convolutions: bool) -> None:
+    """Create the cuBLAS (and, for a convolutional model, cuDNN) handles of `device` now, with one tiny matmul and
+    convolution, so that a GPU too full for them fails where the caller guards it, not inside a later call.
+    No-op off CUDA."""
+    import torch
+
+    if device.type != "cuda":
+        return
+    x = torch.ones(8, 8, device=device)
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=uses_bf16(device)):  # cuBLASLt under bf16 too
+        (x @ x).sum().item()
+    if convolutions:
+        torch.nn.functional.conv2d(x.view(1, 1, 8, 8), torch.ones(1, 1, 3, 3, device=device)).sum().item()
