@@ -94,6 +94,10 @@ class CheckSettings:
     resume_tolerance: float = 1e-5
     compile_backend: str = "inductor"
     ddp_timeout_s: int = 300
+    probe_classes: int = 10          # bf16_features_probe: class-structured images, half fit, half test
+    probe_per_class: int = 40
+    bf16_feature_tolerance: float = 0.05  # median relative L2 difference of the features, bf16 vs float32
+    bf16_probe_tolerance: float = 0.025   # probe accuracy, bf16 vs float32 (5 of 200 test images)
 
 
 DRY_RUN = CheckSettings(  # every code path of the full check, on timm's smallest ViT
@@ -102,7 +106,7 @@ DRY_RUN = CheckSettings(  # every code path of the full check, on timm's smalles
     agreement_model="test_vit", agreement_key="", agreement_images=16, agreement_size=32, loader_workers=0,
     xdist_timeout_s=120, eval_model="test_vit", eval_resolution=32, bit_model="test_resnet", bit_resolution=32,
     eval_images=12, eval_batch=4, eval_workers=0, feature_tolerance=1e-5, oom_images=8, oom_fit_batch=2,
-    resume_tolerance=0.0, compile_backend="aot_eager", ddp_timeout_s=240)
+    resume_tolerance=0.0, compile_backend="aot_eager", ddp_timeout_s=240, probe_per_class=20)
 
 
 # -- sections ----------------------------------------------------------------------------------------
@@ -244,6 +248,7 @@ def throughput(settings: CheckSettings, device: torch.device, work: Path) -> dic
 
 SECTIONS: dict[str, Callable[[CheckSettings, torch.device, Path], dict[str, Any]]] = {
     "environment": sections.environment_section, "tiny_end_to_end": tiny_end_to_end, "bf16_vs_fp32": bf16_vs_fp32,
+    "bf16_features_probe": sections.bf16_features_probe,
     "eval_pipeline": sections.eval_pipeline, "finetune": sections.finetune, "forced_oom": sections.forced_oom,
     "xdist": xdist, "ddp": sections.ddp, "compile": sections.compile_section, "throughput": throughput}
 

@@ -10,7 +10,10 @@
   outputs equal the unconstrained run's (a simulated one on CPU);
 * ``ddp`` — tests/distributed_worker.py under torchrun, 2 processes (gloo; NCCL needs two GPUs): the one-process
   trajectory, and an out-of-memory on rank 1 halving both ranks;
-* ``compile`` — torch.compile of the eval model against eager.
+* ``compile`` — torch.compile of the eval model against eager;
+* ``bf16_features_probe`` — the probe tier's features (pooled pre-logits, stored as the feature cache stores them)
+  in float32 and under bf16 autocast, and the suite's few-shot and linear probes fitted on each: how far bf16 moves
+  the features and the probe accuracies.
 
 Each takes (settings, device, work folder) and returns {"figures": ..., "checks": {...}} (or {"skipped": why}).
 """
@@ -332,3 +335,90 @@ def compile_section(settings: Any, device: torch.device, work: Path) -> dict[str
                         "images_per_s": {k: round(v, 1) for k, v in rates.items()}, "max_relative_logit_diff": relative},
             "checks": {f"compiled logits equal eager ones (rel. diff <= {settings.feature_tolerance:g})":
                        relative <= settings.feature_tolerance}}
+
+
+# -- precision: what bf16 autocast does to the probe tier's features and accuracies -------------------------
+
+def bf16_features_probe(settings: Any, device: torch.device, work: Path) -> dict[str, Any]:
+    """The probe tier's question in both precisions: one model's pooled pre-logits features of class-structured
+    images computed in float32 (no TF32) and under bf16 autocast (the suite's GPU rule), each stored as the feature
+    cache stores them (`feature_outputs`), and the suite's own few-shot and linear probes (`measure.readout`) fitted
+    on each. bf16 is acceptable for the probe tier when the features agree within ``bf16_feature_tolerance``
+    (median relative L2 difference) and the probes' accuracies within ``bf16_probe_tolerance``."""
+    from measure import readout
+    from measure.run.inference import feature_outputs
+
+    model, weights = _feature_model(settings, device)
+    images, labels = class_images(settings.probe_classes, settings.probe_per_class, settings.eval_resolution, seed=0)
+    mean = std = torch.full((1, 3, 1, 1), 0.5 * 255, device=device)
+    features: dict[str, np.ndarray] = {}
+    matmul = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")  # true float32: no TF32 in the reference
+    try:
+        for name, bf16 in (("fp32", False), ("bf16", True)):
+            parts = []
+            with (torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False),
+                  torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)):
+                for batch in images.split(settings.eval_batch):
+                    x = (batch.to(device).float() - mean) / std
+                    parts.append(feature_outputs(_pre_logits(model, x))["features"].float().cpu().numpy())
+            features[name] = np.concatenate(parts)
+    finally:
+        torch.set_float32_matmul_precision(matmul)
+    fp32, bf16 = features["fp32"].astype(np.float64), features["bf16"].astype(np.float64)
+    relative = np.linalg.norm(fp32 - bf16, axis=1) / np.maximum(np.linalg.norm(fp32, axis=1), 1e-12)
+    train = (np.arange(len(labels)) // settings.probe_classes) % 2 == 0  # every other image of each class: half fit
+    probes: dict[str, dict[str, float]] = {}
+    predictions: dict[str, dict[str, np.ndarray]] = {}
+    shots = min(5, settings.probe_per_class // 2)
+    for name, x in (("fp32", fp32), ("bf16", bf16)):
+        fewshot = readout.fewshot_probe(x[train], labels[train], x[~train], labels[~train], settings.probe_classes,
+                                        shots=(shots,), seeds=1, primary_shots=shots, draws=1)
+        linear = readout.linear_probe(x[train], labels[train], x[~train], labels[~train], settings.probe_classes)
+        probes[name] = {f"{shots}-shot": fewshot.accuracy, "linear": linear.accuracy}
+        predictions[name] = {f"{shots}-shot": fewshot.predictions, "linear": linear.predictions}
+    gaps = {method: abs(probes["bf16"][method] - probes["fp32"][method]) for method in probes["fp32"]}
+    chance = 1 / settings.probe_classes
+    figures = {"model": settings.eval_model, "weights": weights, "resolution": settings.eval_resolution,
+               "images": len(labels), "classes": settings.probe_classes, "test_images": int((~train).sum()),
+               "inputs": "per class a fixed random 4x4 colour pattern, upsampled, plus uniform noise ±48 (seed 0)",
+               "features": int(fp32.shape[1]), "median_relative_feature_diff": float(np.median(relative)),
+               "max_relative_feature_diff": float(relative.max()),
+               "min_cosine": float(np.min(np.sum(fp32 * bf16, axis=1) / np.maximum(
+                   np.linalg.norm(fp32, axis=1) * np.linalg.norm(bf16, axis=1), 1e-12))),
+               "probe_accuracy": probes, "probe_accuracy_gap": gaps,
+               "probe_prediction_agreement": {m: float(np.mean(predictions["fp32"][m] == predictions["bf16"][m]))
+                                              for m in probes["fp32"]}}
+    checks = {
+        "features are finite in both precisions": bool(np.isfinite(fp32).all() and np.isfinite(bf16).all()),
+        "bf16 does round (the two precisions really differ)": bool(relative.max() > 0),
+        f"median relative feature difference <= {settings.bf16_feature_tolerance:g}":
+            float(np.median(relative)) <= settings.bf16_feature_tolerance,
+        f"the fp32 probes read the classes (linear above {2 * chance:g})": probes["fp32"]["linear"] > 2 * chance,
+        f"probe accuracies within {settings.bf16_probe_tolerance:g} of fp32's":
+            all(gap <= settings.bf16_probe_tolerance for gap in gaps.values()),
+    }
+    return {"figures": figures, "checks": checks}
+
+
+def class_images(classes: int, per_class: int, size: int, seed: int) -> tuple[torch.Tensor, np.ndarray]:
+    """uint8 images whose class is visible: each class a fixed random 4x4 colour pattern upsampled to `size`, each
+    image that pattern plus its own uniform noise. Labels 0..classes-1, `per_class` each, interleaved."""
+    generator = torch.Generator().manual_seed(seed)
+    patterns = torch.randint(48, 208, (classes, 3, 4, 4), generator=generator).float()
+    patterns = torch.nn.functional.interpolate(patterns, size=(size, size), mode="bilinear", align_corners=False)
+    labels = np.tile(np.arange(classes), per_class)
+    noise = torch.randint(-48, 49, (len(labels), 3, size, size), generator=generator).float()
+    return (patterns[torch.from_numpy(labels)] + noise).clamp(0, 255).to(torch.uint8), labels
+
+
+def _feature_model(settings: Any, device: torch.device) -> tuple[torch.nn.Module, str]:
+    """The eval model with random weights (seed 0): the same architecture and arithmetic the probe tier runs; its
+    features are not a pre-trained model's, which the figures say."""
+    torch.manual_seed(0)
+    model = timm.create_model(settings.eval_model, pretrained=False, num_classes=0, img_size=settings.eval_resolution)
+    return model.eval().to(device), "random init, seed 0 (the architecture's arithmetic, not pre-trained features)"
+
+
+def _pre_logits(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return model.forward_head(model.forward_features(x), pre_logits=True)

@@ -23,8 +23,8 @@ def test_the_dry_run_measures_every_section_on_cpu(tmp_path):
     report = json.loads(out.read_text())
     sections = report["sections"]
     assert {name: s["status"] for name, s in sections.items()} == dict.fromkeys(
-        ["environment", "tiny_end_to_end", "bf16_vs_fp32", "eval_pipeline", "finetune", "forced_oom", "xdist", "ddp",
-         "compile", "throughput"], "ok")
+        ["environment", "tiny_end_to_end", "bf16_vs_fp32", "bf16_features_probe", "eval_pipeline", "finetune",
+         "forced_oom", "xdist", "ddp", "compile", "throughput"], "ok")
     assert report["environment"]["device"] == "cpu" and report["dry_run"]
     e2e = sections["tiny_end_to_end"]["figures"]
     assert e2e["eval top-1, fitted classifier"]["accuracy"] == 1.0
@@ -33,6 +33,10 @@ def test_the_dry_run_measures_every_section_on_cpu(tmp_path):
     agreement = sections["bf16_vs_fp32"]["figures"]
     assert 0 <= agreement["top1_agreement"] <= 1 and agreement["max_abs_logit_diff"] > 0  # bf16 does round
     assert agreement["weights"].startswith("random init")
+    probe = sections["bf16_features_probe"]["figures"]  # features and probe accuracy, bf16 autocast vs float32
+    assert 0 < probe["median_relative_feature_diff"] <= probe["max_relative_feature_diff"] <= 0.05
+    assert set(probe["probe_accuracy"]) == {"fp32", "bf16"} and probe["probe_accuracy"]["fp32"]["linear"] > 0.5
+    assert probe["test_images"] == probe["images"] // 2 and probe["weights"].startswith("random init")
     workers = sections["xdist"]["figures"]["workers"]
     assert [(w["worker"], w["device"], w["accuracy"]) for w in workers] == [("gw0", "cpu", 1.0), ("gw1", "cpu", 1.0)]
     rows = sections["eval_pipeline"]["figures"]
