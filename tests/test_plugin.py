@@ -203,6 +203,11 @@ def report(pytester: pytest.Pytester, folder: str = "reports") -> tuple[dict, st
     return doc, (path / "index.html").read_text(encoding="utf-8")
 
 
+def aside(pytester: pytest.Pytester, folder: str = "reports") -> str:
+    """The report's page of checks set aside (untestable, not run): set-aside.html beside index.html."""
+    return (pytester.path / folder / "set-aside.html").read_text(encoding="utf-8")
+
+
 def checks(doc: dict) -> dict[str, dict]:
     return {c["id"]: c for claim in doc["claims"] for c in claim["checks"]}
 
@@ -271,7 +276,11 @@ def test_untestable_and_not_run_are_skips_with_reasons(project):
     assert untestable["paper"]["value"] == 87.76 and untestable["paper"]["source"]["column"] == "ImageNet"
     assert (not_run["verdict"], not_run["outcome"]) == ("not_run", "skipped")
     assert not_run["reason"] == "ImageNet not found under /data/imagenet; pass --claims-imagenet DIR"
-    assert "ImageNet not found under /data/imagenet" in html and "JFT-300M is not public" in html
+    assert "ImageNet not found under /data/imagenet" in html  # what to provide, on the main page
+    # each set-aside check with its reason on a page of its own, which the claim's section links to
+    set_aside = aside(project)
+    assert "ImageNet not found under /data/imagenet" in set_aside and "JFT-300M is not public" in set_aside
+    assert "JFT-300M is not public" not in html and '<a href="set-aside.html#claim-' in html
 
 
 NEEDS_SUITE = '''

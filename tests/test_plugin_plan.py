@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy  # noqa: F401 - loaded once here: numpy refuses a second import after a pytester run drops it
 import pytest
 from markupsafe import escape
-from test_plugin import checks, claims, html_rows, make_project, report, run
+from test_plugin import aside, checks, claims, html_rows, make_project, report, run
 
 from pytest_claims import Alternate, CheckRecord, ClaimRecord, Plan
 from pytest_claims.catalog import CatalogError, load_catalog
@@ -152,8 +152,8 @@ def test_plan_errors_name_the_fix(planned):
     assert "tier must be a non-empty string" in reasons["test_blank_tier"]
 
 
-def test_report_says_what_each_set_aside_check_would_check(planned):
-    _, _, html = planned
+def test_report_says_what_each_set_aside_check_would_check(planned, project):
+    html = aside(project)  # the checks set aside are listed on their own page
     [row] = html_rows(html, "test_not_run_ordering")
     assert str(escape("ViT ahead on ImageNet · ordering: ViT <b>L</b> better than or comparable to CNN "
                       "(margin 'comparable' = 0.005) · tier: probe")) in row
@@ -290,7 +290,8 @@ def test_report_renders_from_the_json_without_the_code_that_assembled_it(tmp_pat
                          capture_output=True, text=True, check=True)
     assert out.stdout == "[]"
     html = (tmp_path / "out.html").read_text(encoding="utf-8")
-    assert "ordering: A better than B · tier: probe" in html and "(elsewhere): “also s”" in html
+    set_aside = (tmp_path / "set-aside.html").read_text(encoding="utf-8")
+    assert "ordering: A better than B · tier: probe" in set_aside and "(elsewhere): “also s”" in html
 
 
 def _imports(path: Path, module: str) -> set[str]:

@@ -112,7 +112,7 @@ def test_report_draws_one_grid_per_paper_table(tmp_path):
     (tmp_path / "claims.json").write_text(json.dumps(doc))
     code = "import sys; from pytest_claims.report import render; render(sys.argv[1])"  # matplotlib: own process
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "claims.json")], check=True)
-    html = (tmp_path / "index.html").read_text(encoding="utf-8")
+    html = (tmp_path / "set-aside.html").read_text(encoding="utf-8")  # the checks set aside: a page of their own
     grids = re.findall(r'<table class="grid small"><caption>(.*?)</caption>(.*?)</table>', html, flags=re.DOTALL)
     assert [caption for caption, _ in grids] == ['Table 2 <span class="muted">(%)</span>']
     body = grids[0][1]
