@@ -113,7 +113,8 @@ def _read_csv(path: Path, expected: tuple[str, ...] | None = None) -> list[dict[
             raise PaperDataError(f"{path}: header is {reader.fieldnames}, expected {list(expected)}")
         return list(reader)
     except csv.Error as exc:
-        raise PaperDataError(f"{path}:{reader.line_num}: not valid CSV: {exc}") from None
+        # the csv reader's own count: DictReader.line_num is the last row it returned, one line short here
+        raise PaperDataError(f"{path}:{reader.reader.line_num}: not valid CSV: {exc}") from None
 
 
 @functools.cache

@@ -461,3 +461,13 @@ def test_a_number_two_claims_select_is_an_error(monkeypatch):
     monkeypatch.setattr(paper, "claims", lambda: twice[1:] + [{"id": "c", "data": {"numbers": [{"tabel": "x"}]}}])
     with pytest.raises(paper.PaperDataError, match="unknown fields"):
         paper.claim_of_number(n)
+
+
+def test_a_csv_the_csv_module_cannot_parse_is_a_paper_data_error_naming_file_and_line(tmp_path):
+    """The csv.Error branch of the loader (issue 18, item 2): e.g. a cell pasted with a whole page in it (beyond
+    the csv module's field limit) is reported with the file and line, as a PaperDataError, not a bare csv.Error."""
+    path = tmp_path / "numbers.csv"
+    path.write_text("a,b\n1,2\n" + "x" * (csv.field_size_limit() + 1) + ",3\n", encoding="utf-8")
+    with pytest.raises(paper.PaperDataError, match=rf"^{re.escape(str(path))}:3: not valid CSV: field larger than "
+                                                   r"field limit"):
+        paper._read_csv(path, ("a", "b"))
