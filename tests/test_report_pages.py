@@ -69,3 +69,13 @@ def test_a_report_with_nothing_set_aside_has_no_such_page_and_removes_an_earlier
     (tmp_path / ASIDE_FILE).write_text("an earlier run's page", encoding="utf-8")
     index, aside = _render(tmp_path, [r for r in _records() if r.verdict == "verified"])
     assert aside is None and ASIDE_FILE not in index
+
+
+def test_what_to_provide_comes_right_after_the_verdicts_before_the_projects_sections(tmp_path):
+    section = {"id": "q", "title": "Questions", "intro": "", "items": [
+        {"question": "Which?", "answer": "these", "verdict": None, "links": []}]}
+    index, _ = _render(tmp_path, _records(), [section])
+    assert index.index('<section id="summary">') < index.index('<section id="missing">') < index.index(
+        'id="section-q"') < index.index('class="claim"')
+    header = index[:index.index("</header>")]
+    assert header.index('href="#missing"') < header.index('href="#section-q"')
