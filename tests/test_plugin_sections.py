@@ -247,3 +247,17 @@ def test_both_sides_without_variation_are_compared_as_printed():
 def test_a_summary_needs_a_finite_mean_and_a_spread_with_its_run_count(kwargs):
     with pytest.raises(ValueError):
         Summary(**kwargs)
+
+
+def test_a_summary_says_how_its_mean_was_read_and_only_printed_ones_are_called_printed():
+    """A value read between printed numbers (a frontier) labelled "printed" would pass it off as the paper's."""
+    read = Summary(0.81, source="interpolated")
+    assert read.to_json() == {"mean": 0.81, "std": None, "n": None, "source": "interpolated"}
+    assert Summary(0.8).to_json() == {"mean": 0.8, "std": None, "n": None}  # printed: as every report had it
+    rule = summary_ordering_rule(Summary(0.83), read, alpha=0.05).rule
+    assert rule["method"] == "printed and interpolated means compared as they stand (no spread to judge with)"
+    assert summary_ordering_rule(Summary(0.83), Summary(0.8), alpha=0.05).rule["method"] == (
+        "printed means compared as printed (no spread to judge with)")
+    for bad in ("", "  ", None):
+        with pytest.raises(ValueError, match="how its mean was read"):
+            Summary(0.8, source=bad)
