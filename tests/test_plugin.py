@@ -699,7 +699,8 @@ def test_complete_records_marks_crashes_as_errors_and_the_rest_not_executed():
     assert CheckRecord.from_json(out["m::t3"].to_json()) == out["m::t3"]
     assert CheckRecord.from_json({k: v for k, v in ran.to_json().items() if k != "executed"}).executed is True
     [claim] = build_claims(None, [ran], caveat="a module failed to collect")
-    assert (claim.verdict, claim.reason) == ("inconclusive", "its one testable check verified, but a module failed to collect")
+    assert (claim.verdict, claim.reason) == ("inconclusive",
+                                             "its one testable check verified, but a module failed to collect")
 
 
 # -- checks that cannot refute ---------------------------------------------------------------------
