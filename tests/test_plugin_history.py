@@ -134,7 +134,8 @@ def test_flip_is_in_the_first_section_the_terminal_and_the_history(project):
     ])
     section, text = first_section(project)
     assert section == "changes"
-    assert "Since run #1" in text and "verdict flip (regression) width test_width verified refuted" in text
+    assert "Since run #1" in text and ("verdict flip (regression) width test_width verified 768 vs paper 768 refuted 769 vs paper 768"
+                                     in text)  # measured against paper on both sides
     changes = document(project)["history"]["changes"]
     assert [{k: v for k, v in f.items() if k != "measured"} for f in changes["flips"]] == [
         {"nodeid": "claims/test_suite.py::test_width", "claim": "width", "id": "test_width",
