@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import paper
+from measure import readout
 from tests.claim_modules import load_claim_module
 from tests.tier_world import BLIND, BLIND_FT, GOOD, GOOD_FT, ChunkCounter, World
 
@@ -111,7 +112,7 @@ def test_claim_tests_reach_verdicts_on_both_tiers_then_rerun_from_cache(pytester
     result.assert_outcomes(passed=2, failed=2, skipped=2)
     recorded = checks(pytester)
     fewshot = recorded["test_vit_l16_i21k_better_or_comparable_to_bit_m_r152x4_probe[cifar10-fewshot]"]
-    assert fewshot["verdict"] == "inconclusive" and fewshot["rule"]["draws"] == 20
+    assert fewshot["verdict"] == "inconclusive" and fewshot["rule"]["draws"] == readout.FEWSHOT_DRAWS
     assert "training sets cannot be estimated" in fewshot["reason"] and fewshot["rule"]["draw_fraction"] == 1.0
     probe = recorded["test_vit_l16_i21k_better_or_comparable_to_bit_m_r152x4_probe[cifar10-linear]"]
     assert probe["verdict"] == "inconclusive" and probe["rule"]["rule_verdict"] == "verified"
