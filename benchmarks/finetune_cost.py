@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from measure.data.catalog import DATASETS  # after the path: run as a script
+from measure.data.datasets import DATASETS  # after the path: run as a script
 from measure.train.cost import ASSUMED_MFU, family, finetune_cost
 from measure.train.settings import FinetuneSettings
 

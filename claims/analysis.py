@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from claims.decide import end_unless_measured
-from measure.tiers.models import Model
+from measure.tiers.paper_models import Model
 from measure.tiers.results import TierResult
 from pytest_claims import Plan
 

@@ -6,7 +6,7 @@ worker collects the same order, and the id functions must never change their out
 
 from __future__ import annotations
 
-from measure.tiers.catalog import EVAL, FINETUNE, PROBE
+from measure.tiers.scopes import EVAL, FINETUNE, PROBE
 
 PROBE_CASES: list[tuple[str, str]] = sorted((dataset, method) for dataset in PROBE.datasets for method in PROBE.methods)
 PROBE_IDS: list[str] = [f"{dataset}-{method}" for dataset, method in PROBE_CASES]

@@ -27,21 +27,21 @@ from typing import Any
 import numpy as np
 
 import paper
-from measure.tiers.models import Model
+from measure.tiers.finetune import SEEDS_NEEDED
+from measure.tiers.paper_models import Model
+from measure.tiers.protocol import tier as tier_named
 from measure.tiers.reading import Reading, unlike
 from measure.tiers.results import TierResult, Unavailable
 from pytest_claims import Measurement, Plan
 
+__all__ = ["SEEDS_NEEDED", "compare", "end_unless_measured", "ordering_plan", "value_plan"]
+
 PAPER_RECIPE_NEED = "the paper's fine-tuning recipe: run without --claims-finetune-steps / --claims-finetune-batch"
-FINETUNE_TIER = "finetune (paper recipe, App. B.1.1)"
-SEEDS_NEEDED = 2  # a spread between seeds needs two; the paper's values are over 3 (--claims-seeds 0,1,2)
 
 
 def tier_needed(tier: str, method: str | None = None) -> str:
-    """The tier a check needs, as its plan names it."""
-    if tier == "probe":
-        return f"probe ({method or 'fewshot'})"
-    return FINETUNE_TIER if tier == "finetune" else tier
+    """The tier a check needs, as its plan names it (the tier's own words)."""
+    return tier_named(tier).words(method)
 
 
 def _reading_text(reading: Reading | None) -> str:
@@ -56,13 +56,10 @@ def _reading_text(reading: Reading | None) -> str:
 def ordering_plan(tier: str, a: Model, b: Model, dataset: str, *, method: str | None = None,
                   margin: str | None = None, reading: Reading | None = None) -> Plan:
     relation = "better than" if margin is None else "better than or comparable to"
-    how = f" ({method})" if tier == "probe" else ""
-    pairing = ("per-example correctness paired, over repeated few-shot draws paired by draw"
-               if tier == "probe" and (method or "fewshot") == "fewshot" else
-               f"per-example correctness paired, over the fine-tuning seeds paired by seed (at least {SEEDS_NEEDED} "
-               f"seeds; the paper's 3)" if tier == "finetune" else "per-example correctness paired")
-    return Plan(kind="ordering", tier=tier_needed(tier, method), a_label=a.label, b_label=b.label, margin=margin,
-                description=f"{a.label} {relation} {b.label} on {dataset}{how}, {pairing}{_reading_text(reading)}")
+    handler = tier_named(tier)
+    return Plan(kind="ordering", tier=handler.words(method), a_label=a.label, b_label=b.label, margin=margin,
+                description=f"{a.label} {relation} {b.label} on {dataset}{handler.how(method)}, "
+                            f"{handler.pairing(method)}{_reading_text(reading)}")
 
 
 def value_plan(tier: str, model: Model, number: Any, tolerance: str = "accuracy",
@@ -78,8 +75,8 @@ def references(number: Any) -> list[dict[str, Any]]:
 
 def end_unless_measured(claim_check: Any, outcome: list[TierResult] | Unavailable, plan: Plan,
                         paper_cell: Any = None, refs: list[dict[str, Any]] | None = None) -> list[TierResult]:
-    """The results, or the test ends here as not run / untestable, recording `plan`, the paper cell and its
-    references."""
+    """The results, or the test ends here as not run / untestable — the library's `Unavailable` recorded as it
+    is (kind, reason, needs), with `plan`, the paper cell and its references."""
     if isinstance(outcome, Unavailable):
         if outcome.kind == "untestable":
             claim_check.untestable(outcome.reason, paper=paper_cell, plan=plan, references=refs or None)
@@ -173,14 +170,15 @@ def compare(claim_check: Any, evidence: Any, tier: str, a: Model, b: Model, data
     claim for this reason, so the check cannot refute. Few-shot probes are judged over their repeated
     draws and fine-tunes over their seeds (`claim_check.ordering_draws`), everything else on one set of
     per-example correctness."""
-    plan = ordering_plan(tier, a, b, dataset, method=method, margin=margin,
-                         reading=evidence.reading(tier, [a, b], dataset=dataset))
-    first, second = end_unless_measured(claim_check, evidence.measure(tier, [a, b], dataset, method), plan)
+    reading = evidence.reading(tier, [a, b], dataset=dataset)  # planned once: the plan and the measurement use it
+    plan = ordering_plan(tier, a, b, dataset, method=method, margin=margin, reading=reading)
+    first, second = end_unless_measured(claim_check, evidence.measure(tier, [a, b], dataset, method, reading=reading),
+                                        plan)
     limits = {"cannot_refute": cannot_refute(first, second, biased=second if bias else None, bias=bias or ""),
               "cannot_verify": cannot_verify(first, second)}
     common = {"tier": evidence.tier(first, second), "margin": margin, "a_label": evidence.label(a, first),
               "b_label": evidence.label(b, second), "details": evidence.details(first, second), **limits}
-    if first.tier == "finetune":
+    if tier_named(first.tier).repeats == "seeds":
         _judge_over_seeds(claim_check, first, second, common)
     elif first.draws_correct and second.draws_correct:
         claim_check.ordering_draws(np.stack(first.draws_correct), np.stack(second.draws_correct),
@@ -189,19 +187,23 @@ def compare(claim_check: Any, evidence: Any, tier: str, a: Model, b: Model, data
         claim_check.ordering(first.correct, second.correct, **common)
 
 
-def paper_recipe_or_end(claim_check: Any, evidence: Any, dataset: str, number: Any, plan: Plan) -> None:
+def paper_recipe_or_end(claim_check: Any, evidence: Any, model: Model, number: Any, plan: Plan) -> None:
     """A value check is judged against the paper only after the paper's fine-tuning recipe: not run when
-    the tier is not selected or the run asked for a shortened recipe, before anything is trained."""
+    the tier is not selected or the run asked for a shortened recipe, before anything is trained. The message
+    names the model's own paper setting (Table 2's ViT-L/16 on ImageNet: 512 px, §4.1; else 384 px)."""
+    from measure.train.settings import FinetuneSettings
+
     refs = references(number)
     unselected = evidence.selected("finetune")
     if unselected is not None:
         end_unless_measured(claim_check, unselected, plan, number, refs)
-    recipe = evidence.finetune_recipe(dataset)
+    recipe = evidence.finetune_recipe(number.dataset, model.paper_model, model.pretraining)
     if recipe.shortened:
+        paper_resolution = FinetuneSettings().recipe(number.dataset, model.paper_model, model.pretraining).resolution
         claim_check.not_run(f"shortened recipe ({recipe.steps} steps): not comparable to the paper's values "
                             f"(ran {recipe.steps} steps x batch {recipe.batch_size} at {recipe.resolution} px; "
-                            f"the paper: {recipe.paper_steps} x {recipe.paper_batch_size} at 384 px)", paper=number,
-                            needs=[PAPER_RECIPE_NEED], plan=plan, references=refs or None)
+                            f"the paper: {recipe.paper_steps} x {recipe.paper_batch_size} at {paper_resolution} px)",
+                            paper=number, needs=[PAPER_RECIPE_NEED], plan=plan, references=refs or None)
 
 
 def accuracy_measurement(result: TierResult, confidence: float = 0.95) -> Measurement:
@@ -248,7 +250,7 @@ def value_after_finetuning(claim_check: Any, evidence: Any, model: Model, number
     without BiT-HyperRule) cannot refute the cell: its measurement can only be too low."""
     plan = value_plan("finetune", model, number, reading=evidence.reading("finetune", [model], dataset=number.dataset))
     refs = references(number)
-    paper_recipe_or_end(claim_check, evidence, number.dataset, number, plan)
+    paper_recipe_or_end(claim_check, evidence, model, number, plan)
     (result,) = end_unless_measured(claim_check, evidence.measure("finetune", [model], number.dataset), plan, number,
                                     refs)
     claim_check.value(measured=accuracy_measurement(result), paper=number, tolerance="accuracy", tier=result.label,

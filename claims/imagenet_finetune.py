@@ -15,7 +15,7 @@ from typing import Any
 
 from claims.decide import references, value_after_finetuning
 from measure.tiers.finetune import imagenet_finetune
-from measure.tiers.models import Model
+from measure.tiers.paper_models import Model
 from pytest_claims import Plan
 
 

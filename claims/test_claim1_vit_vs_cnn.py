@@ -15,7 +15,7 @@ import paper
 from claims.cases import EVAL_DATASETS, FINETUNE_DATASETS, PROBE_CASES, PROBE_IDS
 from claims.decide import compare, value_after_finetuning
 from claims.imagenet_finetune import value_after_imagenet_finetuning
-from measure.tiers.models import Model
+from measure.tiers.paper_models import Model
 from pytest_claims import Plan
 
 pytestmark = pytest.mark.claim("claim1-vit-vs-sota")

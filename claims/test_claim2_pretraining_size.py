@@ -21,7 +21,7 @@ import paper
 from claims.cases import EVAL_DATASETS, FINETUNE_DATASETS, PROBE_CASES, PROBE_IDS, slug
 from claims.decide import compare, value_after_finetuning, value_from_published_finetune
 from claims.imagenet_finetune import value_after_imagenet_finetuning
-from measure.tiers.models import Model, resolve
+from measure.tiers.paper_models import Model, resolve
 from measure.tiers.results import Unavailable
 from pytest_claims import Plan
 

@@ -25,7 +25,7 @@ import pytest
 
 from claims.cases import EVAL_DATASETS, FINETUNE_DATASETS, PROBE_CASES
 from claims.decide import compare
-from measure.tiers.models import Model
+from measure.tiers.paper_models import Model
 
 pytestmark = pytest.mark.claim("claim3-hybrids")
 

@@ -40,7 +40,7 @@ import pytest
 
 from claims.analysis import MODELS, attention_figure, check_model, details, measured, plan
 from claims.cases import slug
-from measure.tiers.models import Model
+from measure.tiers.paper_models import Model
 
 pytestmark = pytest.mark.claim("fig7-attention-distance")
 

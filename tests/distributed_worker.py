@@ -124,11 +124,11 @@ def fail(out: Path) -> int:
 
 
 def tier(world_dir: Path) -> None:
-    from measure.data import catalog
+    from measure.data import datasets
     from measure.train import launch
 
     setup = pickle.loads((world_dir / "setup.pkl").read_bytes())
-    catalog.DATASETS.update(setup["datasets"])  # the fake ImageNet's sizes: complete as far as the tier can tell
+    datasets.DATASETS.update(setup["datasets"])  # the fake ImageNet's sizes: complete as far as the tier can tell
     world = World.from_env()
     device = torch.device("cpu")
     world.init(device)

@@ -190,7 +190,7 @@ def test_attention_checks_read_the_same_images_and_cache_their_distances(trusted
 
 
 def _model(name: str):
-    from measure.tiers.models import Model
+    from measure.tiers.paper_models import Model
 
     return Model(name, "imagenet21k")
 
@@ -498,7 +498,7 @@ def test_grid_embeddings_leave_out_prefix_tokens():
 
 def test_claims_fetch_names_the_rows_the_analysis_tier_reads():
     from measure.models.fetch import tier_rows
-    from measure.tiers.models import resolve
+    from measure.tiers.paper_models import resolve
 
     keys = {spec.key for spec in tier_rows("analysis")}
     for model in POSEMB.MODELS:

@@ -174,7 +174,7 @@ def test_offline_machine_lists_every_check_undecided_with_what_to_provide(pytest
             assert needs == [load_claim_module("test_claim1_vit_vs_cnn").TPU_NEED], needs
             continue
         if "not selected (--claims-tier)" in reason and len(needs) > 1:  # issue 12: ImageNet fine-tuned here
-            from measure.data.catalog import IMAGENET_NEED, IMAGENET_TRAIN_NEED
+            from measure.data.datasets import IMAGENET_NEED, IMAGENET_TRAIN_NEED
 
             assert needs[1:3] == [IMAGENET_TRAIN_NEED, IMAGENET_NEED] and "H100-hours" in needs[3], needs
             continue

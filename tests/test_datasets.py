@@ -16,7 +16,7 @@ from torch.utils.data import Subset
 from torchvision import datasets as tvd
 from torchvision import transforms as T
 
-from measure.data.catalog import DATASETS, REAL_SCORED_IMAGES, held_out_fraction, is_complete
+from measure.data.datasets import DATASETS, REAL_SCORED_IMAGES, held_out_fraction, is_complete
 from measure.data.imagenet import imagenet_wnids, load_real_labels, real_correct, real_labels
 from measure.data.opening import DatasetCorrupt, DatasetOpener, dataset_labels, loader_class, open_dataset
 from measure.data.paths import DataPaths
@@ -326,7 +326,7 @@ def test_held_out_split_is_deterministic_per_seed_and_random() -> None:
 HEAVY = ("torch", "torchvision", "timm", "transformers", "sklearn", "safetensors", "huggingface_hub")
 
 
-@pytest.mark.parametrize("module", ["measure.data.catalog", "measure.data.paths", "measure.data.splits",
+@pytest.mark.parametrize("module", ["measure.data.datasets", "measure.data.paths", "measure.data.splits",
                                     "measure.data.transforms", "measure.data.opening", "measure.data.fingerprint"])
 def test_importing_the_data_catalog_and_opener_imports_no_torch(module: str) -> None:
     # Fixtures and claim modules import these when pytest starts; torch would cost seconds and ~1 GB per process.

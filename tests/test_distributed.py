@@ -21,7 +21,7 @@ import pytest
 import timm
 import torch
 
-from measure.data import catalog as ds_mod
+from measure.data import datasets as ds_mod
 from measure.models.registry import CheckpointSpec
 from measure.train import launch
 from measure.train.distributed import World

@@ -13,7 +13,7 @@ import pytest
 from measure.errors import Missing, Unreleased
 from measure.models.registry import CheckpointSpec
 from measure.tiers.evidence import Evidence
-from measure.tiers.models import Model, resolve
+from measure.tiers.paper_models import Model, resolve
 from measure.tiers.results import ExampleMismatch, TierResult, Unavailable
 from measure.tiers.runner import GPU_HINT, MissingResources, TierNotSelected
 from pytest_claims import Plan
@@ -183,14 +183,14 @@ class FakeEvidence:
     def selected(self, tier):
         return Unavailable.not_run(f"tier {tier} not selected", ["tier"]) if self.mode == "tier not selected" else None
 
-    def finetune_recipe(self, dataset):
+    def finetune_recipe(self, dataset, paper_model="", pretraining=""):
         return SimpleNamespace(shortened=self.mode == "shortened", steps=10, batch_size=4, resolution=32,
                                paper_steps=10000, paper_batch_size=512)
 
     def reading(self, tier, models, pipeline="", dataset=""):
         return Evidence(None).reading(tier, models, pipeline, dataset)  # the real registry's, offline
 
-    def measure(self, tier, models, dataset, method=None):
+    def measure(self, tier, models, dataset, method=None, reading=None):
         if self.mode == "missing":
             return Unavailable.not_run("checkpoint missing", ["checkpoint"])
         if self.mode == "unreleased":
@@ -294,7 +294,7 @@ def test_compare_passes_the_bias_only_for_the_side_it_names():
     claim2 = load_claim_module("test_claim2_pretraining_size")
 
     class Substitutes(FakeEvidence):
-        def measure(self, tier, models, dataset, method=None):
+        def measure(self, tier, models, dataset, method=None, reading=None):
             return [fake_result(tier, dataset, key="a"), fake_result(tier, dataset, key="b", provenance="substitute")]
 
     check = FakeCheck()
@@ -339,7 +339,7 @@ def test_a_result_holds_correctness_or_scores_and_unavailable_needs_a_reason():
 class AsRegistered(FakeEvidence):
     """Results read the way the real registry says each side is read (pipeline, representation kind)."""
 
-    def measure(self, tier, models, dataset, method=None):
+    def measure(self, tier, models, dataset, method=None, reading=None):
         from measure.data.pipelines import BIG_VISION_FEWSHOT, by_name
 
         if isinstance(Evidence(None).specs(tier, models), Unavailable):
@@ -475,7 +475,7 @@ def test_finetuned_sides_evaluated_at_other_resolutions_or_resizes_can_neither_v
     claim1 = load_claim_module("test_claim1_vit_vs_cnn")
 
     class BitHyperRuleKept(FakeEvidence):
-        def measure(self, tier, models, dataset, method=None):
+        def measure(self, tier, models, dataset, method=None, reading=None):
             return [vit, bit_480]
 
     check = FakeCheck()
@@ -518,7 +518,7 @@ class Seeded(FakeEvidence):
         super().__init__("measured")
         self.seeds, self.b_seeds = seeds, b_seeds if b_seeds is not None else seeds
 
-    def measure(self, tier, models, dataset, method=None):
+    def measure(self, tier, models, dataset, method=None, reading=None):
         out = []
         for key, seeds, shift in (("a", self.seeds, 0), ("b", self.b_seeds, 1)):
             runs = tuple(np.roll(np.arange(100) % 10 != seed, shift) for seed in seeds)
@@ -585,7 +585,7 @@ def test_a_handicapped_side_limits_what_an_ordering_can_conclude():
             super().__init__("measured")
             self.side = side
 
-        def measure(self, tier, models, dataset, method=None):
+        def measure(self, tier, models, dataset, method=None, reading=None):
             return [fake_result(tier, dataset, key=k, handicap=bit_without_hyperrule if k == self.side else "")
                     for k in ("vit", "bit")]
 
@@ -604,7 +604,7 @@ def test_few_shot_orderings_are_judged_over_every_draw():
     claim1 = load_claim_module("test_claim1_vit_vs_cnn")
 
     class Drawn(FakeEvidence):
-        def measure(self, tier, models, dataset, method=None):
+        def measure(self, tier, models, dataset, method=None, reading=None):
             return [dataclasses.replace(fake_result(tier, dataset, key=k, draws=4), draw_fraction=f)
                     for k, f in (("a", 0.001), ("b", 0.002))]
 

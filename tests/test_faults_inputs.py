@@ -31,7 +31,7 @@ def test_offline_download_leaves_no_empty_dataset_folder(tmp_path, monkeypatch):
 
 
 def test_an_incomplete_split_has_the_standard_need_of_its_dataset(world, tmp_path):
-    from measure.data.catalog import DATASETS
+    from measure.data.datasets import DATASETS
     from measure.errors import Missing
     from tests.tier_world import make_runner
 
@@ -61,7 +61,7 @@ def test_a_bad_checkpoint_ends_every_check_using_it_in_one_line_and_is_loaded_on
     from measure.models import loaders
     from measure.models.hub import HubAccess
     from measure.tiers.evidence import Evidence
-    from measure.tiers.models import Model
+    from measure.tiers.paper_models import Model
     from tests.tier_world import BLIND_FT, GOOD, make_runner
 
     if kind == "wrong-layout":  # another architecture's weights under the ViT's key

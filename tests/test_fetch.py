@@ -28,7 +28,7 @@ from measure.models import registry as registry_mod
 from measure.models.hub import HubAccess
 from measure.models.loaders import load_model, source_files
 from measure.models.registry import by_key, registry
-from measure.tiers.catalog import TIER_NAMES
+from measure.tiers.scopes import TIER_NAMES
 from tests.fake_checkpoints import FakeHub, folder_files
 
 HF_KEY, TIMM_KEY, NPZ_KEY = "vit_b16-i21k-hf", "vit_b16-i21k", "bit_s_r50x1-i1k"

@@ -20,7 +20,7 @@ from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 from torch.utils.data import Dataset, Subset
 
-from measure.data import catalog as ds_mod
+from measure.data import datasets as ds_mod
 from measure.data.opening import DatasetOpener
 from measure.data.paths import DataPaths
 from measure.data.splits import held_out_split
@@ -448,7 +448,7 @@ def raise_interrupt():
 
 # -- ImageNet: the train folder, the paper's settings, what it costs ---------------------------------------------
 def test_imagenet_train_folder_opens_in_the_standard_class_order_and_says_what_is_missing(tmp_path, monkeypatch):
-    from measure.data.catalog import IMAGENET_TRAIN_NEED
+    from measure.data.datasets import IMAGENET_TRAIN_NEED
     from measure.data.opening import open_dataset
     from measure.errors import Missing
     from tests.fake_datasets import write_imagenet_train
@@ -557,7 +557,7 @@ def test_imagenet_cells_no_released_fine_tune_reproduces_are_not_run_naming_tier
     """Table 2's ImageNet-21k ImageNet / ReaL cells and Table 5's ViT-H/14 ones: offline, not run (no longer
     untestable), naming the finetune tier, the ImageNet train and val folders and the GPU-hours; Table 5's cells
     of a released fine-tune stay with the eval tier, those of a never-released pre-training stay untestable."""
-    from measure.data.catalog import IMAGENET_NEED, IMAGENET_TRAIN_NEED
+    from measure.data.datasets import IMAGENET_NEED, IMAGENET_TRAIN_NEED
     from measure.tiers.results import Unavailable
     from tests.claim_modules import load_claim_module
 
@@ -574,10 +574,10 @@ def test_imagenet_cells_no_released_fine_tune_reproduces_are_not_run_naming_tier
         def selected(self, tier):
             return Unavailable.not_run(f"tier {tier} not selected", [f"select tier {tier}"])
 
-        def measure(self, tier, models, dataset, method=None):
+        def measure(self, tier, models, dataset, method=None, reading=None):
             return Unavailable.not_run(f"{tier}: checkpoint missing", ["checkpoint"])
 
-        def reading(self, tier, models, pipeline=""):
+        def reading(self, tier, models, pipeline="", dataset=""):
             from measure.tiers.evidence import Evidence
 
             return Evidence(None).reading(tier, models, pipeline)

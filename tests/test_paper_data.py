@@ -186,7 +186,7 @@ def test_every_table4_dataset_but_vtab_has_a_development_split():
     # App. B.1.1 sweeps the Table 4 grid on a development split; VTAB uses its own 800/200 protocol.
     # Data against data: the datasets of Table 4's rows in numbers.csv, and those whose development
     # split the dataset catalog reads from App. B.1.1's rows (its "CIFAR" row stands for both CIFARs).
-    from measure.data.catalog import DATASETS
+    from measure.data.datasets import DATASETS
 
     table4 = {n.dataset for n in paper.numbers(table="Table 4") if n.dataset}
     development = {name for name, spec in DATASETS.items() if spec.held_out_fraction is not None}

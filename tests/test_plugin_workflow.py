@@ -52,7 +52,7 @@ def test_runs_nightly_and_on_demand(workflow):
 def test_gpu_shards_run_the_suites_default_tiers(workflow):
     # Before: eval,probe only. The analysis tier's attention checks need ImageNet val, which only the GPU runners
     # have, so every Figure 7 attention-distance check was "not run" every night.
-    from measure.tiers.catalog import DEFAULT_TIERS
+    from measure.tiers.scopes import DEFAULT_TIERS
 
     default = ",".join(DEFAULT_TIERS)
     triggers = workflow.get("on", workflow.get(True))

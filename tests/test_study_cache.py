@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from measure.studies.records import RecordCache, library_versions, source_version
+from measure.studies.study_cache import RecordCache, library_versions, source_version
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY_CLAIMS = ("test_table1_variants", "test_table6_compute", "test_posemb_interpolation",

@@ -24,7 +24,7 @@ from measure.run import inference as evaluate
 from measure.run.cache import ChunkCache
 from measure.tiers import probe as probe_tier
 from measure.tiers.evidence import Evidence
-from measure.tiers.models import Model
+from measure.tiers.paper_models import Model
 from measure.tiers.reading import plan_reading, unlike
 from measure.tiers.results import ExampleMismatch, require_same_examples
 from measure.tiers.runner import MissingResources, TierNotSelected, TierRunner

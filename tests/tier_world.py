@@ -12,7 +12,7 @@ import pytest
 import timm
 import torch
 
-from measure.data.catalog import DATASETS
+from measure.data.datasets import DATASETS
 from measure.data.imagenet import ImageNetVal
 from measure.data.opening import DatasetOpener
 from measure.data.paths import DataPaths

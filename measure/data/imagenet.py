@@ -18,7 +18,7 @@ import numpy as np
 from torch.utils.data import Dataset, Subset
 from torchvision import datasets as tvd
 
-from measure.data.catalog import IMAGENET_NEED, IMAGENET_TRAIN_NEED
+from measure.data.datasets import IMAGENET_NEED, IMAGENET_TRAIN_NEED
 from measure.errors import Missing
 
 REAL_LABELS_NEED = ("ImageNet ReaL labels: a timm that ships them (requirements.lock), or pass --claims-real-labels "

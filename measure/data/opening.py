@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from measure.data.catalog import IMAGENET_OPTION, DatasetSpec, dataset_spec
+from measure.data.datasets import IMAGENET_OPTION, DatasetSpec, dataset_spec
 from measure.data.paths import DataPaths
 from measure.errors import Missing
 

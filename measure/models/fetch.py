@@ -34,7 +34,7 @@ from measure.models.download import ChecksumMismatch, RemoteFile, download, file
 from measure.models.hub import HubAccess, _httpx_error
 from measure.models.loaders import SourceFile, source_files
 from measure.models.registry import CheckpointSpec, by_key, registry
-from measure.tiers.catalog import TIER_NAMES as TIERS
+from measure.tiers.scopes import TIER_NAMES as TIERS
 
 OK = ("fetched", "cached", "absent (optional)")
 
@@ -75,10 +75,10 @@ class Outcome:
 # -- what to fetch ---------------------------------------------------------------------------------
 
 def tier_rows(tier: str) -> list[CheckpointSpec]:
-    """The released rows a tier reads, as `measure.tiers.models.resolve` picks them: eval the ImageNet
+    """The released rows a tier reads, as `measure.tiers.paper_models.resolve` picks them: eval the ImageNet
     fine-tunes; finetune the pre-trained rows; probe, per pre-trained model, the twin that keeps the
     paper's pre-logits layer where one is public; analysis the pre-trained ImageNet-21k ViTs and hybrids. Twins (``twin_of``) come only through that choice."""
-    from measure.tiers.models import Model, resolve
+    from measure.tiers.paper_models import Model, resolve
 
     primary = [spec for spec in registry().values() if spec.released and not spec.twin_of]
     if tier == "eval":

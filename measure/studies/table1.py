@@ -2,7 +2,7 @@
 
 The model is built by ``measure.models.architectures.build`` on the meta device: shapes without
 storage or initialisation, which is all that counting needs. ``Table1Counts`` keeps each count in the
-suite's cache (``measure.studies.records``), keyed by the architecture, the resolution, the source of
+suite's cache (``measure.studies.study_cache``), keyed by the architecture, the resolution, the source of
 this module and of the architecture table, and the torch and timm versions.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from measure.models.architectures import build, count_params, spec
-from measure.studies.records import ArchitectureRecords
+from measure.studies.study_cache import ArchitectureRecords
 
 __all__ = ["CACHE_FOLDER", "Table1Counts", "Table1Facts", "table1_facts"]
 

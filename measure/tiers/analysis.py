@@ -31,19 +31,34 @@ Needs no GPU: a CPU does ViT-H/14 on 128 images in minutes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from measure.tiers.catalog import ANALYSIS
+from measure.tiers.protocol import TierBase
 from measure.tiers.results import TierResult
+from measure.tiers.scopes import ANALYSIS
 
 IMAGES = 128  # App. D.7: "Attention distance was computed for 128 example images"
 WEIGHTS_METHODS = ("posemb_distance", "posemb_row_column", "embedding_filters")
 
 
-class AnalysisTier:
+class AnalysisTier(TierBase):
+    """Statistics of trained weights and attention maps, per unit (patch, image), judged with an interval."""
+
     scope = ANALYSIS
+
+    def parameters(self, side: Any, *, method: str | None = None, pipeline: str = "") -> dict[str, Any]:
+        return {"method": method}
+
+    def needs(self, rows: Sequence[Any]) -> list[Any]:
+        """Figure 7 / App. D.7: the pre-trained ImageNet-21k ViTs and hybrids, read as published."""
+        from measure.tiers.paper_models import Model, resolve
+
+        chosen = (resolve(Model(spec.paper_model, spec.pretraining)) for spec in super().needs(rows)
+                  if spec.pretraining == "imagenet21k" and "ViT" in spec.paper_model)
+        return list({spec.key: spec for spec in chosen}.values())
 
     def memo_key(self, spec: Any, dataset: str, method: str) -> tuple:
         return (spec.key, dataset, method)

@@ -13,12 +13,14 @@ numbers through timm's own preprocessing). The record names the pipeline.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from measure.tiers.catalog import EVAL
+from measure.tiers.protocol import TierBase
 from measure.tiers.results import TierResult
+from measure.tiers.scopes import EVAL
 
 IMAGENET_CLASSES = 1000
 
@@ -29,8 +31,23 @@ def reader_name(spec: Any, pipeline: str = "") -> str:
     return pipeline or getattr(spec, "eval_pipeline", "") or "timm"
 
 
-class EvalTier:
+class EvalTier(TierBase):
+    """The authors' ImageNet fine-tunes as published; `pipeline` reads every side through one named pipeline."""
+
     scope = EVAL
+
+    def plan(self, specs: Sequence[Any], *, pipeline: str = "", dataset: str = "", settings: Any = None) -> Any:
+        from measure.data.pipelines import by_name
+        from measure.tiers.reading import eval_reading
+
+        return eval_reading(specs, [by_name(reader_name(s, pipeline)) for s in specs])
+
+    def parameters(self, side: Any, *, method: str | None = None, pipeline: str = "") -> dict[str, Any]:
+        return {"pipeline": pipeline} if pipeline else {}
+
+    def needs(self, rows: Sequence[Any]) -> list[Any]:
+        """The ImageNet fine-tunes."""
+        return [spec for spec in rows if spec.finetuned_on]
 
     def memo_key(self, spec: Any, dataset: str, pipeline: str = "") -> tuple:
         return (spec.key, dataset, reader_name(spec, pipeline))

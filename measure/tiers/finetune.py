@@ -19,22 +19,24 @@ trained on a machine without CUDA: there the tier reads the runs from the cache,
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from measure.data.catalog import DATASETS, IMAGENET_NEED, IMAGENET_SIZES, IMAGENET_TRAIN_NEED
+from measure.data.datasets import DATASETS, IMAGENET_NEED, IMAGENET_SIZES, IMAGENET_TRAIN_NEED
 from measure.errors import Missing
-from measure.tiers.catalog import FINETUNE, FINETUNE_IMAGENET
+from measure.tiers.protocol import TierBase
 from measure.tiers.results import TierResult
+from measure.tiers.scopes import FINETUNE, FINETUNE_IMAGENET
 from measure.train.cost import FinetuneCost, finetune_cost
 from measure.train.recipe import FINETUNED_ON, FinetuneRecipe
 from measure.train.settings import FinetuneSettings
 
 PAPER_LABEL = "finetune (paper recipe, App. B.1.1)"
 LAUNCH = "torchrun --nproc-per-node 8 -m measure.train.launch"
+SEEDS_NEEDED = 2  # an ordering's spread between seeds needs two; the paper's values are over 3 (--claims-seeds 0,1,2)
 
 
 def tier_label(recipe: Any) -> str:
@@ -95,9 +97,24 @@ def _gpu_only(recipe: FinetuneRecipe, dataset: str) -> bool:
     return dataset == "imagenet" and recipe.is_paper
 
 
-class FinetuneTier:
+class FinetuneTier(TierBase):
+    """The paper's fine-tuning recipe, over the run's seeds; each side evaluated as its kept recipe evaluates."""
+
     # The runner accepts what `scope.datasets` lists: the ordering datasets and ImageNet's value cells.
     scope = dataclasses.replace(FINETUNE, datasets=FINETUNE.datasets + FINETUNE_IMAGENET)
+    repeats = "seeds"  # orderings are judged over the fine-tuning seeds, paired by seed
+
+    def plan(self, specs: Sequence[Any], *, pipeline: str = "", dataset: str = "", settings: Any = None) -> Any:
+        from measure.tiers.reading import finetune_reading
+
+        return finetune_reading(specs, dataset, settings)
+
+    def words(self, method: str | None = None) -> str:
+        return PAPER_LABEL
+
+    def pairing(self, method: str | None = None) -> str:
+        return (f"per-example correctness paired, over the fine-tuning seeds paired by seed (at least {SEEDS_NEEDED} "
+                f"seeds; the paper's 3)")
 
     def memo_key(self, spec: Any, dataset: str) -> tuple:
         return (spec.key, dataset)

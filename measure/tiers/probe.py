@@ -9,12 +9,14 @@ and both are part of the feature cache key.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from measure.tiers.catalog import PROBE
+from measure.tiers.protocol import TierBase
 from measure.tiers.results import TierResult
+from measure.tiers.scopes import PROBE
 
 
 def feature_recipe(representation: Any) -> dict[str, Any]:
@@ -22,15 +24,51 @@ def feature_recipe(representation: Any) -> dict[str, Any]:
     return {"tier": "probe", "output": "features", "representation": representation.key}
 
 
-class ProbeTier:
+class ProbeTier(TierBase):
+    """Frozen features read out linearly; every side at the representation kind the comparison shares."""
+
     scope = PROBE
+    pre_logits = True  # §4.1 reads the pre-logits layer: the registry's twin that keeps it, where one is public
+    repeats = "draws"  # few-shot: repeated draws of the k training examples, paired by draw
+
+    def plan(self, specs: Sequence[Any], *, pipeline: str = "", dataset: str = "", settings: Any = None) -> Any:
+        from measure.tiers.reading import probe_reading
+
+        return probe_reading(specs)
+
+    def parameters(self, side: Any, *, method: str | None = None, pipeline: str = "") -> dict[str, Any]:
+        return {"method": method or "fewshot", "representation": side.representation}
+
+    def describe(self, results: Sequence[Any]) -> str:
+        """The method and the representation each side read (in the order given, as the ordering's A vs B)."""
+        labels = [result.representation["label"] for result in results]
+        read = " vs ".join(labels) if len(set(labels)) > 1 else labels[0] + (", both sides" if len(labels) > 1 else "")
+        return f"probe ({results[0].method}): {read}"
+
+    def needs(self, rows: Sequence[Any]) -> list[Any]:
+        """Per pre-trained model, the twin that keeps the paper's pre-logits layer where one is public."""
+        from measure.tiers.paper_models import Model, resolve
+
+        chosen = (resolve(Model(spec.paper_model, spec.pretraining), pre_logits=True) for spec in super().needs(rows))
+        return list({spec.key: spec for spec in chosen}.values())
+
+    def words(self, method: str | None = None) -> str:
+        return f"probe ({method or 'fewshot'})"
+
+    def how(self, method: str | None = None) -> str:
+        return f" ({method})"
+
+    def pairing(self, method: str | None = None) -> str:
+        if (method or "fewshot") == "fewshot":
+            return "per-example correctness paired, over repeated few-shot draws paired by draw"
+        return super().pairing(method)
 
     def memo_key(self, spec: Any, dataset: str, method: str, representation: str = "") -> tuple:
         return (spec.key, dataset, method, representation)
 
     def measure(self, runner: Any, spec: Any, dataset: str, method: str, representation: str = "") -> TierResult:
         from measure import readout
-        from measure.data.catalog import DATASETS
+        from measure.data.datasets import DATASETS
         from measure.data.fingerprint import dataset_fingerprint, examples_identity
         from measure.data.pipelines import BIG_VISION_FEWSHOT
         from measure.models import representations

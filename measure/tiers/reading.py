@@ -83,40 +83,44 @@ class Reading:
 
 
 def plan_reading(tier: str, specs: Sequence[Any], pipeline: str = "", dataset: str = "", settings: Any = None) -> Reading:
-    """How `tier` reads the registry rows `specs` (a probe: the pre-logits twins where public); `pipeline`
-    overrides the eval tier's per-row choice; the finetune tier reads `dataset` with `settings`'s recipes
-    (`measure.train.settings.FinetuneSettings`; None: the paper's)."""
-    from measure.data.pipelines import BIG_VISION_FEWSHOT, by_name
+    """How `tier` reads the registry rows `specs` (a probe: the pre-logits twins where public): the tier object's
+    `plan` (`measure.tiers.protocol`); `pipeline` overrides the eval tier's per-row choice; the finetune tier reads
+    `dataset` with `settings`'s recipes (`measure.train.settings.FinetuneSettings`; None: the paper's)."""
+    from measure.tiers.protocol import tier as tier_named
 
-    if tier == "probe":
-        from measure.models.representations import choose
-
-        choice = choose(specs)
-        sides = tuple(SideRead(s.key, BIG_VISION_FEWSHOT.name, _geometry(BIG_VISION_FEWSHOT, s.resolution),
-                               s.resolution, kind) for s, kind in zip(specs, choice.kinds))
-        unlike = _pipeline_unlike(sides)
-        if not choice.common:
-            offered = "; ".join(f"{s.key} gives {', '.join(getattr(s, 'representations', ()) or ()) or 'no registered kind'}"
-                                for s in specs)
-            unlike += (f"the two sides cannot be read at the same kind of representation ({offered}): features of "
-                       f"different layers are not like for like, {NEITHER}",)
-        return Reading(tier, sides, unlike)
-    if tier == "eval":
-        from measure.tiers.eval import reader_name
-
-        readers = [by_name(reader_name(s, pipeline)) for s in specs]
-        sides = tuple(SideRead(s.key, r.name, r.definition, s.resolution) for s, r in zip(specs, readers))
-        return Reading(tier, sides, _pipeline_unlike(sides, by_definition=True))
-    if tier == "finetune":
-        return _finetune_reading(specs, dataset, settings)
-    return Reading(tier, tuple(SideRead(s.key, tier, "", 0) for s in specs))
+    return tier_named(tier).plan(specs, pipeline=pipeline, dataset=dataset, settings=settings)
 
 
-def _finetune_reading(specs: Sequence[Any], dataset: str, settings: Any) -> Reading:
+def probe_reading(specs: Sequence[Any]) -> Reading:
+    """Every side through big_vision's few-shot pipeline at its resolution, at the representation kind the sides
+    share (`measure.models.representations.choose`); unlike where no kind is common."""
+    from measure.data.pipelines import BIG_VISION_FEWSHOT
+    from measure.models.representations import choose
+
+    choice = choose(specs)
+    sides = tuple(SideRead(s.key, BIG_VISION_FEWSHOT.name, _geometry(BIG_VISION_FEWSHOT, s.resolution),
+                           s.resolution, kind) for s, kind in zip(specs, choice.kinds))
+    unlike = _pipeline_unlike(sides)
+    if not choice.common:
+        offered = "; ".join(f"{s.key} gives {', '.join(getattr(s, 'representations', ()) or ()) or 'no registered kind'}"
+                            for s in specs)
+        unlike += (f"the two sides cannot be read at the same kind of representation ({offered}): features of "
+                   f"different layers are not like for like, {NEITHER}",)
+    return Reading("probe", sides, unlike)
+
+
+def eval_reading(specs: Sequence[Any], readers: Sequence[Any]) -> Reading:
+    """Each published fine-tune through `readers` (`measure.data.pipelines.Pipeline`, one per side) at its own
+    resolution; unlike where the operations differ."""
+    sides = tuple(SideRead(s.key, r.name, r.definition, s.resolution) for s, r in zip(specs, readers))
+    return Reading("eval", sides, _pipeline_unlike(sides, by_definition=True))
+
+
+def finetune_reading(specs: Sequence[Any], dataset: str, settings: Any) -> Reading:
     """Every recipe each side may keep on `dataset` (ResNets: the paper's and BiT-HyperRule) and how each
     evaluates; unlike only where every side has one recipe and their evaluations differ."""
     from measure.data import resize
-    from measure.data.catalog import DATASETS
+    from measure.data.datasets import DATASETS
     from measure.train.recipe import FINETUNED_ON
     from measure.train.settings import FinetuneSettings
 

@@ -4,8 +4,9 @@
   correctness (or, for evidence that is not right/wrong, per-example scores; for few-shot probes, per
   draw too), which examples those are, and how they were obtained (checkpoint row and revision,
   preprocessing pipeline, representation, recipe, tier label, any handicap), all JSON-safe.
-* `Unavailable` — the measurement cannot be made: `not_run` (this machine lacks something; `needs`
-  lists each thing to provide) or `untestable` (nothing public could ever make it).
+* `Unavailable` (`measure.errors`, the one form a missing input has from library to check) — the measurement
+  cannot be made: `not_run` (this machine lacks something; `needs` lists each thing to provide) or
+  `untestable` (nothing public could ever make it).
 
 Neither decides anything: the claim test turns an `Unavailable` into a not-run or untestable check
 with the paper cell it was going to check, and hands a `TierResult` to the plugin's rules.
@@ -15,41 +16,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-NOT_RUN, UNTESTABLE = "not_run", "untestable"
+from measure.errors import NOT_RUN, UNTESTABLE, MeasureError, Unavailable
 
-
-@dataclass(frozen=True)
-class Unavailable:
-    """No measurement: `kind` says whether it could be provided (not_run) or never (untestable)."""
-
-    kind: Literal["not_run", "untestable"]
-    reason: str
-    needs: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.kind not in (NOT_RUN, UNTESTABLE):
-            raise ValueError(f"kind must be {NOT_RUN!r} or {UNTESTABLE!r}, got {self.kind!r}")
-        if not self.reason.strip():
-            raise ValueError("an Unavailable needs a reason that says why and what to provide")
-
-    @classmethod
-    def not_run(cls, reason: str, needs: tuple[str, ...] | list[str] = ()) -> Unavailable:
-        return cls(NOT_RUN, reason, tuple(dict.fromkeys(needs)))
-
-    @classmethod
-    def untestable(cls, reason: str) -> Unavailable:
-        return cls(UNTESTABLE, reason)
+__all__ = ["ExampleMismatch", "NOT_RUN", "TierResult", "UNTESTABLE", "Unavailable", "require_same_examples"]
 
 
 @dataclass(frozen=True)
 class TierResult:
     """Per-example evidence of one checkpoint on one dataset's test examples, under one tier."""
 
-    tier: str                        # tier name (measure.tiers.catalog)
+    tier: str                        # tier name (measure.tiers.scopes)
     label: str                       # the evidence tier as a record shows it: tier + representation / recipe
     dataset: str
     checkpoint: str                  # registry key
@@ -91,7 +71,7 @@ class TierResult:
         return 100.0 * self.accuracy
 
 
-class ExampleMismatch(RuntimeError):
+class ExampleMismatch(MeasureError, RuntimeError):
     """Two results meant to be paired (an ordering) are not over the same examples in the same order."""
 
 

@@ -318,7 +318,7 @@ def finetune_checkpoint(loaded: Any, dataset: str, num_classes: int, open_datase
     if not hasattr(loaded.model, "reset_classifier"):
         raise Missing(f"{loaded.spec.key}: the finetune tier fine-tunes timm models; this row loads through "
                       f"{loaded.spec.library} — use the checkpoint's timm row")
-    from measure.data.catalog import DATASETS
+    from measure.data.datasets import DATASETS
 
     spec = loaded.spec
     key = {"checkpoint": {"hub_id": spec.hub_id, "revision": str(loaded.revision), "library": spec.library},

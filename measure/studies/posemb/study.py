@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from measure.studies.posemb.design import CODE_MODULES, ResolutionTransfer
-from measure.studies.records import RecordCache, library_versions, source_version
+from measure.studies.study_cache import RecordCache, library_versions, source_version
 
 __all__ = ["CACHE_FOLDER", "PosembStudy"]
 

@@ -1,6 +1,6 @@
 """``SmallDataStudy``: per-example test correctness of every (model, size, seed) of a design, and the models' facts.
 
-Both come from the suite's cache when they are there (``pool`` for the runs, ``measure.studies.records``
+Both come from the suite's cache when they are there (``pool`` for the runs, ``measure.studies.study_cache``
 for the facts), so a fully cached study imports no torch.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from measure.models import tiny as tiny_models
-from measure.studies.records import RecordCache, library_versions, source_version
+from measure.studies.study_cache import RecordCache, library_versions, source_version
 from measure.studies.small_data.design import SmallDataRun, StudyDesign
 from measure.studies.small_data.pool import ensure_trained
 
