@@ -25,7 +25,8 @@ from measure.run.cache import ChunkCache
 from measure.tiers import probe as probe_tier
 from measure.tiers.evidence import Evidence
 from measure.tiers.paper_models import Model
-from measure.tiers.reading import plan_reading, unlike
+from measure.tiers.protocol import plan_reading
+from measure.tiers.reading import unlike
 from measure.tiers.results import ExampleMismatch, require_same_examples
 from measure.tiers.runner import MissingResources, TierNotSelected, TierRunner
 from tests.fake_checkpoints import folder_files, write_hf_cache_repo

@@ -75,25 +75,14 @@ class Outcome:
 # -- what to fetch ---------------------------------------------------------------------------------
 
 def tier_rows(tier: str) -> list[CheckpointSpec]:
-    """The released rows a tier reads, as `measure.tiers.paper_models.resolve` picks them: eval the ImageNet
-    fine-tunes; finetune the pre-trained rows; probe, per pre-trained model, the twin that keeps the
-    paper's pre-logits layer where one is public; analysis the pre-trained ImageNet-21k ViTs and hybrids. Twins (``twin_of``) come only through that choice."""
-    from measure.tiers.paper_models import Model, resolve
+    """The released rows a tier reads, as the tier object lists them (`measure.tiers.protocol.Tier.needs`: eval the
+    ImageNet fine-tunes; finetune the pre-trained rows; probe, per pre-trained model, the twin that keeps the
+    paper's pre-logits layer where one is public; analysis the pre-trained ImageNet-21k ViTs and hybrids). Twins
+    (``twin_of``) come only through the tier's choice."""
+    from measure.tiers.protocol import tier as tier_named
 
     primary = [spec for spec in registry().values() if spec.released and not spec.twin_of]
-    if tier == "eval":
-        return [spec for spec in primary if spec.finetuned_on]
-    pretrained = [spec for spec in primary if not spec.finetuned_on]
-    if tier == "finetune":
-        return pretrained
-    if tier == "probe":
-        chosen = (resolve(Model(spec.paper_model, spec.pretraining), pre_logits=True) for spec in pretrained)
-        return list({spec.key: spec for spec in chosen}.values())
-    if tier == "analysis":  # Figure 7 / App. D.7: the ImageNet-21k ViTs and hybrids, read as published
-        chosen = (resolve(Model(spec.paper_model, spec.pretraining)) for spec in pretrained
-                  if spec.pretraining == "imagenet21k" and "ViT" in spec.paper_model)
-        return list({spec.key: spec for spec in chosen}.values())
-    raise ValueError(f"unknown tier {tier!r}; known: {TIERS}")
+    return tier_named(tier).needs(primary)
 
 
 def select(keys: Sequence[str] = (), tiers: Sequence[str] = ()) -> list[CheckpointSpec]:

@@ -22,6 +22,7 @@ from measure.models.integrity import CheckpointUnusable, unusable
 from measure.models.pins import pinned_version
 from measure.models.registry import CheckpointSpec
 from measure.models.weights import check_transformers_request, timm_model, transformers_model
+from measure.models.wrappers import pre_logits_class
 
 # timm's hub loader asks for pytorch_model.bin and prefers its safetensors twin (timm/models/_hub.py).
 TIMM_HUB_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -218,40 +219,6 @@ def _transformers_model(spec: CheckpointSpec, folder: Path, num_classes: int, *,
     except Exception as error:  # see _timm_model
         raise unusable(spec.key, spec.paper_model, folder, what, error, override=override) from error
     return LoadedModel(model, _hf_data_config(folder, config), spec, revision, folder)
-
-
-# What a module over a transformers ViT returns, by the name of its class: the pooler output (the paper's
-# pre-logits layer), the classifier's logits, or the class token after the final LayerNorm (ViTModel applies
-# that norm to the whole sequence before the pooler reads token 0).
-HF_OUTPUTS: dict[str, Any] = {
-    "PreLogits": lambda out: out.pooler_output,
-    "Logits": lambda out: out.logits,
-    "ClassToken": lambda out: out.last_hidden_state[:, 0],
-}
-
-
-@functools.cache
-def hf_output_class(name: str) -> type:
-    """images -> one output of a transformers ViT model (`HF_OUTPUTS`); one class per name and process, so
-    isinstance tells which output a loaded model gives."""
-    import torch
-
-    read = HF_OUTPUTS[name]
-
-    def forward(self: Any, pixel_values: torch.Tensor) -> torch.Tensor:
-        return read(self.vit(pixel_values=pixel_values))
-
-    def __init__(self: Any, vit: Any) -> None:
-        torch.nn.Module.__init__(self)
-        self.vit = vit
-
-    doc = f"images -> {name} of a transformers ViT (measure.models.loaders.HF_OUTPUTS)"
-    return type(name, (torch.nn.Module,), {"__init__": __init__, "forward": forward, "__doc__": doc})
-
-
-def pre_logits_class() -> type:
-    """The module that transformers rows load as: the paper's pre-logits layer (the ViTModel pooler)."""
-    return hf_output_class("PreLogits")
 
 
 def _hf_data_config(folder: Path, config: Any) -> dict[str, Any]:

@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from measure.models.wrappers import classifier_class, npz_pre_logits_class, pre_logits_class
+
 if TYPE_CHECKING:
     from torch import nn
 
@@ -143,7 +145,6 @@ def transformers_model(folder: Path, spec: CheckpointSpec, num_classes: int) -> 
         vit, info = ViTModel.from_pretrained(folder, add_pooling_layer=True, local_files_only=True,
                                              output_loading_info=True)
         _check_loading_info(info, "the pre-logits layer (pooler) and encoder")
-        from measure.models.loaders import pre_logits_class
 
         return pre_logits_class()(vit).eval(), vit.config
     from transformers import ViTForImageClassification
@@ -176,29 +177,3 @@ def _check_loading_info(info: dict[str, Any], what: str) -> None:
                                 f"initialise them at random")
 
 
-@functools.cache
-def npz_pre_logits_class() -> type:
-    """images -> tanh(dense(class token after the final LayerNorm)): the pre-logits layer of an official
-    ImageNet-21k npz on the timm model built from the same file (one class per process, for isinstance)."""
-    import torch
-
-    class NpzPreLogits(torch.nn.Module):
-        def __init__(self, backbone: torch.nn.Module, kernel: Any, bias: Any) -> None:
-            super().__init__()
-            self.backbone = backbone  # head-less timm ViT: its output is the class token after the final norm
-            self.dense = torch.nn.Linear(kernel.shape[0], kernel.shape[1])
-            with torch.no_grad():
-                self.dense.weight.copy_(torch.as_tensor(kernel).T)  # flax kernels are (in, out)
-                self.dense.bias.copy_(torch.as_tensor(bias))
-
-        def forward(self, images: torch.Tensor) -> torch.Tensor:
-            return torch.tanh(self.dense(self.backbone(images)))
-
-    return NpzPreLogits
-
-
-def classifier_class() -> type:
-    """images -> logits of a transformers ViTForImageClassification (one class per process)."""
-    from measure.models.loaders import hf_output_class
-
-    return hf_output_class("Logits")

@@ -122,6 +122,12 @@ def tier(name: str, available: Mapping[str, Tier] | None = None) -> Tier:
     return _standard(name)
 
 
+def plan_reading(name: str, specs: Sequence[Any], pipeline: str = "", dataset: str = "", settings: Any = None) -> Any:
+    """How tier `name` reads the registry rows `specs` (its `plan`): `pipeline` overrides the eval tier's per-row
+    choice; the finetune tier reads `dataset` with `settings`'s recipes (None: the paper's)."""
+    return tier(name).plan(specs, pipeline=pipeline, dataset=dataset, settings=settings)
+
+
 def standard_tiers() -> dict[str, Tier]:
     """Every standard tier by name (a fresh mapping; the objects are shared: they hold no state)."""
     return {name: _standard(name) for name in TIER_CLASSES}

@@ -3,7 +3,8 @@
 An ordering says something about two models only if both were read the same way: the same preprocessing
 pipeline (same operations; each published fine-tune at the resolution its authors published it at; after the
 finetune tier, each side evaluated at the same resolution with the same resize) and, for frozen features, the
-same kind of representation. `plan_reading` says, from the registry and the recipes alone (no download, no
+same kind of representation. each tier's `plan` (`measure.tiers.protocol`; `probe_reading`, `eval_reading`, `finetune_reading` here) says,
+from the registry and the recipes alone (no download, no
 torch: offline records name it too), how a comparison *would* read its sides; `unlike` says, from the results
 themselves, why a measured comparison is not like for like. Claims turn a non-empty `unlike` into "cannot
 refute" *and* "cannot verify" (claims/decide.py): a difference may come from the reading, in either direction.
@@ -80,15 +81,6 @@ class Reading:
             text += (f"; if the recipes kept evaluate at different resolutions ({' vs '.join(map(str, sorted(possible)))} "
                      f"px), the sides are not read alike and the check can neither verify nor refute")
         return text
-
-
-def plan_reading(tier: str, specs: Sequence[Any], pipeline: str = "", dataset: str = "", settings: Any = None) -> Reading:
-    """How `tier` reads the registry rows `specs` (a probe: the pre-logits twins where public): the tier object's
-    `plan` (`measure.tiers.protocol`); `pipeline` overrides the eval tier's per-row choice; the finetune tier reads
-    `dataset` with `settings`'s recipes (`measure.train.settings.FinetuneSettings`; None: the paper's)."""
-    from measure.tiers.protocol import tier as tier_named
-
-    return tier_named(tier).plan(specs, pipeline=pipeline, dataset=dataset, settings=settings)
 
 
 def probe_reading(specs: Sequence[Any]) -> Reading:
