@@ -116,5 +116,5 @@ def check_model(claim_check: Any, evidence: Any, model: str, method: str, a_text
     b = reference(result) if reference is not None else zeros_like(result)
     a, b = (b, result.scores) if reference_first else (result.scores, b)
     claim_check.ordering_scores(a, b, metric="mean", tier=result.label, a_label=planned.a_label,
-                                b_label=planned.b_label, cannot_refute=limit,
+                                b_label=planned.b_label, cannot_refute=limit, plan=planned,
                                 details=details(result, figure=figure(result) if figure is not None else None))

@@ -177,7 +177,7 @@ def compare(claim_check: Any, evidence: Any, tier: str, a: Model, b: Model, data
     limits = {"cannot_refute": cannot_refute(first, second, biased=second if bias else None, bias=bias or ""),
               "cannot_verify": cannot_verify(first, second)}
     common = {"tier": evidence.tier(first, second), "margin": margin, "a_label": evidence.label(a, first),
-              "b_label": evidence.label(b, second), "details": evidence.details(first, second), **limits}
+              "b_label": evidence.label(b, second), "details": evidence.details(first, second), "plan": plan, **limits}
     if tier_named(first.tier).repeats == "seeds":
         _judge_over_seeds(claim_check, first, second, common)
     elif first.draws_correct and second.draws_correct:
@@ -256,7 +256,7 @@ def value_after_finetuning(claim_check: Any, evidence: Any, model: Model, number
     claim_check.value(measured=accuracy_measurement(result), paper=number, tolerance="accuracy", tier=result.label,
                       details={"checkpoint": result.metadata["checkpoint"], "seeds": result.metadata.get("seeds")},
                       cannot_refute=(f"{result.checkpoint} is handicapped: {result.handicap}" if result.handicap
-                                     else None), references=refs or None)
+                                     else None), references=refs or None, plan=plan)
 
 
 def value_from_published_finetune(claim_check: Any, evidence: Any, model: Model, number: Any) -> None:
@@ -267,4 +267,4 @@ def value_from_published_finetune(claim_check: Any, evidence: Any, model: Model,
     (result,) = end_unless_measured(claim_check, evidence.measure("eval", [model], number.dataset), plan, number, refs)
     claim_check.value(measured=accuracy_measurement(result), paper=number, tolerance="accuracy", tier="eval",
                       details={"checkpoint": result.metadata["checkpoint"], "pipeline": result.metadata.get("pipeline")},
-                      references=refs or None)
+                      references=refs or None, plan=plan)

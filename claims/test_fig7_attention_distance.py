@@ -124,5 +124,5 @@ def test_hybrid_attention_is_less_local_in_early_layers(claim_check, evidence):
     hybrid, vit = measured(claim_check, evidence, [HYBRID, VIT], "attention_early_local", planned)
     figure = attention_figure([hybrid, vit], "R50+ViT-B/16 and ViT-B/16: mean attention distance by head and layer")
     claim_check.ordering_scores(hybrid.scores, vit.scores, metric="mean", tier=hybrid.label, a_label=planned.a_label,
-                                b_label=planned.b_label, cannot_refute=HYBRID_LIMIT,
+                                b_label=planned.b_label, cannot_refute=HYBRID_LIMIT, plan=planned,
                                 details=details(hybrid, vit, figure=figure))

@@ -61,7 +61,7 @@ def test_timm_published_top1_is_reproduced(claim_check, evidence, ref):
                            extra=dict(result.metadata))
     claim_check.value(measured=measured, paper=published(ref), tolerance="harness_top1", tier="eval (timm preprocessing)",
                       details={"checkpoint": result.metadata["checkpoint"], "pipeline": result.metadata["pipeline"],
-                               "published": ref.to_record()})
+                               "published": ref.to_record()}, plan=plan)
 
 
 @pytest.mark.parametrize("key", TWINS)
@@ -85,4 +85,4 @@ def test_timm_and_transformers_agree_on_every_image(claim_check, evidence, key):
                            extra={"timm_top1": timm_side.percent, "transformers_top1": hf_side.percent,
                                   "differ": int(differ.sum())})
     claim_check.value(measured=measured, paper=agree, tolerance="harness_agreement", tier="eval",
-                      details=evidence.details(timm_side, hf_side))
+                      details=evidence.details(timm_side, hf_side), plan=plan)

@@ -29,7 +29,7 @@ import pytest
 import paper
 from measure.studies.posemb.design import PATHS, ResolutionTransfer, linear_interpolation_rms_error
 from measure.studies.posemb.study import PosembStudy
-from pytest_claims import Measurement
+from pytest_claims import Measurement, Plan
 
 pytestmark = pytest.mark.claim("posemb-interpolation")
 
@@ -89,7 +89,10 @@ CHECKS = ("cls-token-unchanged", "forward-patch-tokens", "grid-agreement", "pos-
 def test_posemb_interpolation(claim_check, moved: ResolutionTransfer, path: str, check: str) -> None:
     measured, expected, tolerance = _case(check, moved, path)
     bound = linear_interpolation_rms_error(moved.grid_before[0], FIELD_MAX_CYCLES)
-    claim_check.value(measured=measured, paper=expected, tolerance=tolerance, tier=f"{TIER}; {path}",
+    plan = Plan(kind="value", tier=f"{TIER}; {path}", tolerance=tolerance,
+                description=f"{check} of a checkpoint moved from a {moved.grid_before[0]}x{moved.grid_before[1]} to a "
+                            f"{moved.grid_after[0]}x{moved.grid_after[1]} patch grid by {path}, against {expected.label}")
+    claim_check.value(measured=measured, paper=expected, tolerance=tolerance, tier=f"{TIER}; {path}", plan=plan,
                       details={"path": path, "grid_before": list(moved.grid_before),
                                "grid_after": list(moved.grid_after),
                                "linear_interpolation_rms_error_at_band_limit": bound})

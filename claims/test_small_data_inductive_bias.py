@@ -86,7 +86,7 @@ def test_cnn_beats_vit(claim_check, small_data_study: SmallDataStudy, size: int)
     cnn, vit = seed_averaged(small_data_study, CNN, size), seed_averaged(small_data_study, VIT, size)
     seeds = len(small_data_study.design.seeds)
     claim_check.ordering_scores(
-        cnn, vit, metric="mean", tier=TIER,
+        cnn, vit, metric="mean", tier=TIER, plan=plan,
         a_label=f"{LABELS[CNN]} (n={size})", b_label=f"{LABELS[VIT]} (n={size})",
         details={**_common_details(small_data_study), "training_size": size,
                  "scores": f"per test image, correct predictions averaged over the {seeds} seeds ({cnn.size} "
@@ -109,7 +109,7 @@ def test_gap_shrinks_as_data_grows(claim_check, small_data_study: SmallDataStudy
 
     curve = {n: round(float(gap(n).mean()), 4) for n in STUDY.sizes}
     claim_check.ordering_scores(
-        gap(small), gap(large), metric="mean", tier=TIER,
+        gap(small), gap(large), metric="mean", tier=TIER, plan=plan,
         a_label=f"acc(CNN) − acc(ViT) at n={small}", b_label=f"acc(CNN) − acc(ViT) at n={large}",
         details={**_common_details(small_data_study),
                  "gap_by_training_size": curve,

@@ -18,7 +18,7 @@ import pytest
 import paper
 from measure.models.architectures import spec
 from measure.studies.table1 import Table1Counts
-from pytest_claims import Measurement
+from pytest_claims import Measurement, Plan
 
 pytestmark = pytest.mark.claim("table1-variants")
 
@@ -72,5 +72,7 @@ def test_table1(claim_check, table1_counts: Table1Counts, printed: paper.PaperNu
         value = getattr(facts, printed.metric)
         measured = Measurement(value=value, method=f"{printed.metric} read from the module's blocks; {how}")
         tolerance = "exact"
+    plan = Plan(kind="value", tier=TIER, tolerance=tolerance,
+                description=f"{printed.metric} of {model} counted from the built model, against {printed.label}")
     claim_check.value(measured=measured, paper=printed, tolerance=tolerance, tier=TIER,
-                      details={"model": model})
+                      details={"model": model}, plan=plan)

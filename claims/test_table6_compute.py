@@ -34,7 +34,7 @@ from measure.studies.flops import (
     compute_at_matched_accuracy,
     pretraining_exaflops,
 )
-from pytest_claims import Measurement
+from pytest_claims import Measurement, Plan
 
 COMPUTE_TIER = "measured (FLOPs of the timm-built model) × paper's epochs and dataset size"
 CONSISTENCY_TIER = "consistency (paper's own accuracies, measured FLOPs)"
@@ -89,8 +89,11 @@ def test_table6_exaflops(claim_check, flop_counts: FlopCounts, printed: paper.Pa
     exa, inputs, count = measured_exaflops(flop_counts, printed.model, printed.row)
     method = (f"{spec(printed.model).built_as}; {count.describe()}; × {FORWARD_BACKWARD_FACTOR} (forward + backward) "
               f"× {inputs['epochs']:g} epochs × {inputs['images']:.3g} JFT-300M images (Section 4.1) / 1e18")
+    plan = Plan(kind="value", tier=COMPUTE_TIER, tolerance="exaflops",
+                description=f"{printed.model}'s pre-training exaFLOPs from the suite's FLOP count x the paper's epochs "
+                            f"and JFT-300M images, against {printed.label}")
     claim_check.value(measured=Measurement(value=exa, method=method, extra=inputs), paper=printed,
-                      tolerance="exaflops", tier=COMPUTE_TIER, details={"model": printed.model})
+                      tolerance="exaflops", tier=COMPUTE_TIER, details={"model": printed.model}, plan=plan)
 
 
 def _family(model: str) -> str | None:
@@ -151,4 +154,9 @@ def test_vit_less_compute_than_resnet_at_same_performance(claim_check, flop_coun
                "resnet_frontier": [list(p) for p in matched.frontier_b],
                "other_aggregations": per_dataset},
     )
-    claim_check.value(measured=measured, paper=printed, tolerance="compute_factor_band", tier=CONSISTENCY_TIER)
+    plan = Plan(kind="value", tier=CONSISTENCY_TIER, tolerance="compute_factor_band",
+                description=f"the ResNet / ViT pre-training compute ratio at equal Average-5 accuracy on the two "
+                            f"families' Pareto frontiers (Table 6's accuracies, measured exaFLOPs), against "
+                            f"{printed.label}")
+    claim_check.value(measured=measured, paper=printed, tolerance="compute_factor_band", tier=CONSISTENCY_TIER,
+                      plan=plan)

@@ -100,7 +100,7 @@ def test_position_encoding_beats_none_on_digits(claim_check, posemb_ablation_stu
                                     "position encoding better than the one without")
     study = _ready(claim_check, posemb_ablation_study, plan, (model, NONE))
     claim_check.ordering_scores(seed_averaged(study, model, SIZE), seed_averaged(study, NONE, SIZE), metric="mean",
-                                tier=TIER, a_label=LABELS[model], b_label=LABELS[NONE],
+                                tier=TIER, a_label=LABELS[model], b_label=LABELS[NONE], plan=plan,
                                 details=_details(study, (model, NONE)), cannot_refute=LIMIT, cannot_verify=HANDICAP)
 
 
@@ -111,5 +111,5 @@ def test_position_encodings_comparable_on_digits(claim_check, posemb_ablation_st
                                "comparable to the other (\"little to no difference\")")
     study = _ready(claim_check, posemb_ablation_study, plan, (a, b))
     claim_check.ordering_scores(seed_averaged(study, a, SIZE), seed_averaged(study, b, SIZE), metric="mean",
-                                tier=TIER, margin=MARGIN, a_label=LABELS[a], b_label=LABELS[b],
+                                tier=TIER, margin=MARGIN, a_label=LABELS[a], b_label=LABELS[b], plan=plan,
                                 details=_details(study, (a, b)), cannot_refute=LIMIT)

@@ -144,21 +144,21 @@ class FakeCheck:
         self.records: list[tuple[str, dict]] = []
 
     def value(self, measured, paper, tolerance, tier, details=None, cannot_refute=None, cannot_verify=None,
-              references=None):
+              references=None, plan=None):
         self.records.append(("value", {"measured": measured, "paper": paper, "tier": tier, "references": references,
-                                       "cannot_refute": cannot_refute}))
+                                       "cannot_refute": cannot_refute, "plan": plan}))
         return "verified"  # returns normally, as a verified check does
 
     def ordering(self, a, b, tier, margin=None, a_label="A", b_label="B", details=None, cannot_refute=None,
-                 cannot_verify=None):
+                 cannot_verify=None, plan=None):
         self.records.append(("ordering", {"cannot_refute": cannot_refute, "cannot_verify": cannot_verify,
-                                          "tier": tier}))
+                                          "tier": tier, "plan": plan}))
         return "verified"
 
     def ordering_draws(self, a, b, tier, margin=None, a_label="A", b_label="B", details=None, draw_fraction=0.0,
-                       cannot_refute=None, cannot_verify=None):
+                       cannot_refute=None, cannot_verify=None, plan=None):
         self.records.append(("ordering_draws", {"cannot_refute": cannot_refute, "cannot_verify": cannot_verify,
-                                                "tier": tier, "shape": np.shape(a), "draw_fraction": draw_fraction,
+                                                "tier": tier, "plan": plan, "shape": np.shape(a), "draw_fraction": draw_fraction,
                                                 "a": np.asarray(a), "b": np.asarray(b)}))
         return "verified"
 

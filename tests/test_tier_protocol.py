@@ -240,3 +240,49 @@ def test_the_shortened_recipe_message_names_the_model_s_paper_resolution(table, 
         paper_recipe_or_end(check, Shortened(), Model(model, cell.pretraining), cell,
                             Plan(kind="value", tier="finetune", tolerance="accuracy", description="d"))
     assert f"the paper: " in check.reason and check.reason.endswith(f"at {pixels} px)"), check.reason
+
+
+# -- every record states what it checks ----------------------------------------------------------------------
+
+JUDGING = ("value", "ordering", "ordering_draws", "ordering_scores")
+
+
+def judging_calls_without_plan(source: str) -> list[int]:
+    """Lines of `claim_check.<judging method>(...)` calls that pass no `plan=` (nor a `**mapping` holding one)."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in JUDGING
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "claim_check"):
+            if not any(k.arg == "plan" or k.arg is None for k in node.keywords):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_the_plan_scan_finds_a_judging_call_without_a_plan():
+    planted = "def t(claim_check, m, p, plan):\n    claim_check.value(m, p, 'exact', 'x')\n" \
+              "    claim_check.value(m, p, 'exact', 'x', plan=plan)\n    claim_check.ordering(1, 2, **common)\n"
+    assert judging_calls_without_plan(planted) == [2]
+
+
+def test_every_judging_call_of_the_claims_passes_its_plan():
+    """A decided record states what it checks (its plan's description), as a not-run one does."""
+    missing = [f"{path.relative_to(ROOT)}:{line}" for path in sorted((ROOT / "claims").glob("*.py"))
+               for line in judging_calls_without_plan(path.read_text(encoding="utf-8"))]
+    assert not missing, "judging calls without plan=:\n" + "\n".join(missing)
+
+
+def test_a_judging_method_records_the_description_of_the_plan_it_is_given():
+    import dataclasses
+
+    from pytest_claims import Plan
+    from pytest_claims.check import _planned
+
+    implied = Plan("ordering", "probe (fewshot): pre-logits", a_label="ViT (hub id)", b_label="CNN (hub id)")
+    given = Plan("ordering", "probe (fewshot)", description="ViT better than CNN on cifar10", a_label="ViT",
+                 b_label="CNN")
+    assert _planned(given, implied) == dataclasses.replace(implied, description="ViT better than CNN on cifar10")
+    assert _planned(None, implied) is implied
+    with pytest.raises(ValueError, match="margin 'comparable' in the plan"):
+        _planned(dataclasses.replace(given, margin="comparable"), implied)
+    with pytest.raises(ValueError, match="kind 'value' in the plan"):
+        _planned(Plan("value", "eval", tolerance="accuracy"), implied)

@@ -73,7 +73,8 @@ class ClaimCheck:
 
     def value(self, measured: Measurement, paper: Any, tolerance: str, tier: str,
               details: Mapping[str, Any] | None = None, cannot_refute: str | None = None,
-              cannot_verify: str | None = None, references: Sequence[Mapping[str, Any]] | None = None) -> CheckRecord:
+              cannot_verify: str | None = None, references: Sequence[Mapping[str, Any]] | None = None,
+              plan: Plan | None = None) -> CheckRecord:
         """Verified iff measured [low, high] (or value) overlaps paper ± tolerance band; else refuted.
 
         ``cannot_refute``: why this check cannot count against the claim (e.g. one side is a
@@ -81,13 +82,15 @@ class ClaimCheck:
         ``cannot_verify``: the mirror — why it cannot count for the claim (evidence biased in its
         favour); a verification then ends inconclusive. ``references``: independent measurements of
         the same quantity (``{"source", "value", "setting", ...}``), recorded beside the paper's value,
-        never judged."""
+        never judged. ``plan``: what the check checks (`Plan` with a description; its kind and tolerance must
+        match the call's) — every judging method takes it, so a decided record states what it checks as a
+        not-run one does."""
         from .rules import value_rule
 
         self._ensure_first()
         _check_limits(cannot_refute, cannot_verify)
         refs = _references(references)
-        plan = self._resolve(Plan(VALUE, tier, tolerance=tolerance))
+        plan = self._resolve(_planned(plan, Plan(VALUE, tier, tolerance=tolerance)))
         if not isinstance(measured, Measurement):
             raise TypeError(f"measured must be a pytest_claims.Measurement, got {type(measured).__name__}")
         pv = PaperValue.of(paper)
@@ -99,16 +102,16 @@ class ClaimCheck:
 
     def ordering(self, a, b, tier: str, margin: str | None = None, a_label: str = "A", b_label: str = "B",
                  details: Mapping[str, Any] | None = None, cannot_refute: str | None = None,
-                 cannot_verify: str | None = None) -> CheckRecord:
+                 cannot_verify: str | None = None, plan: Plan | None = None) -> CheckRecord:
         """"A better than B" (margin None: exact McNemar, two-sided at alpha) or "A better or
         comparable" (margin names [tool.claims.margins]: non-inferiority) on paired per-example
-        correctness ``a``, ``b`` (same examples, same order). ``cannot_refute``, ``cannot_verify``: as
+        correctness ``a``, ``b`` (same examples, same order). ``cannot_refute``, ``cannot_verify``, ``plan``: as
         for ``value``."""
         from . import rules, stats
 
         self._ensure_first()
         _check_limits(cannot_refute, cannot_verify)
-        plan = self._resolve(Plan(ORDERING, tier, a_label=a_label, b_label=b_label, margin=margin))
+        plan = self._resolve(_planned(plan, Plan(ORDERING, tier, a_label=a_label, b_label=b_label, margin=margin)))
         alpha = self._config.alpha
         if margin is None:
             outcome = rules.superiority_rule(a, b, alpha, a_label, b_label)
@@ -138,20 +141,21 @@ class ClaimCheck:
 
     def ordering_draws(self, a, b, tier: str, margin: str | None = None, a_label: str = "A", b_label: str = "B",
                        details: Mapping[str, Any] | None = None, draw_fraction: float = 0.0,
-                       cannot_refute: str | None = None, cannot_verify: str | None = None) -> CheckRecord:
+                       cannot_refute: str | None = None, cannot_verify: str | None = None,
+                       plan: Plan | None = None) -> CheckRecord:
         """An ordering (recorded as kind "ordering") on per-draw, per-example correctness ``a``, ``b`` of
         shape (draws, examples) — evidence obtained over repeated random draws, e.g. few-shot classifiers
         each trained on one draw of k examples per class; draw s of A and of B are paired, and so are the
         examples. Judged by a t interval whose error holds over draws and examples
         (``pytest_claims.draws``); ``draw_fraction``: the share of its pool one draw takes (0: unlimited).
-        ``margin``, ``cannot_refute``, ``cannot_verify``: as for ``ordering``."""
+        ``margin``, ``cannot_refute``, ``cannot_verify``, ``plan``: as for ``ordering``."""
         import numpy as np
 
         from .draws import repeated_draws_rule
 
         self._ensure_first()
         _check_limits(cannot_refute, cannot_verify)
-        plan = self._resolve(Plan(ORDERING, tier, a_label=a_label, b_label=b_label, margin=margin))
+        plan = self._resolve(_planned(plan, Plan(ORDERING, tier, a_label=a_label, b_label=b_label, margin=margin)))
         margin_value = None if margin is None else self._config.margin(margin)
         outcome = repeated_draws_rule(a, b, self._config.alpha, margin_value, a_label, b_label,
                                       draw_fraction=draw_fraction)
@@ -175,17 +179,19 @@ class ClaimCheck:
     def ordering_scores(self, a, b, metric: Callable[..., float] | str, tier: str, margin: str | None = None,
                         a_label: str = "A", b_label: str = "B", details: Mapping[str, Any] | None = None,
                         n_resamples: int = 9999, seed: int | None = 0,
-                        cannot_refute: str | None = None, cannot_verify: str | None = None) -> CheckRecord:
+                        cannot_refute: str | None = None, cannot_verify: str | None = None,
+                        plan: Plan | None = None) -> CheckRecord:
         """Ordering on per-example scores (higher is better) by a paired bootstrap of
         metric(A) − metric(B); ``metric`` is a numpy reduction taking ``axis=`` or "mean"/"median".
-        ``cannot_refute``, ``cannot_verify``: as for ``value``."""
+        ``cannot_refute``, ``cannot_verify``, ``plan``: as for ``value``."""
         import numpy as np
 
         from .rules import bootstrap_ordering_rule
 
         self._ensure_first()
         _check_limits(cannot_refute, cannot_verify)
-        plan = self._resolve(Plan(ORDERING_SCORES, tier, a_label=a_label, b_label=b_label, margin=margin))
+        plan = self._resolve(_planned(plan, Plan(ORDERING_SCORES, tier, a_label=a_label, b_label=b_label,
+                                                 margin=margin)))
         statistic = getattr(np, _STATISTICS[metric]) if isinstance(metric, str) and metric in _STATISTICS else metric
         if not callable(statistic):
             raise TypeError(f"metric must be a numpy reduction (np.mean, np.median) or one of {sorted(_STATISTICS)}, got {metric!r}")
@@ -299,6 +305,21 @@ class ClaimCheck:
 
 NOT_A_REFUTATION = "not counted as a refutation"
 NOT_A_VERIFICATION = "not counted as a verification"
+
+
+def _planned(given: Plan | None, implied: Plan) -> Plan:
+    """The plan a judging method records: the one the call implies (kind, the evidence tier and sides as measured,
+    margin or tolerance) with the description of `given`, the check's plan — which must be of the same kind and
+    margin or tolerance (its tier and sides name what was planned, before the checkpoints were known)."""
+    if given is None:
+        return implied
+    if not isinstance(given, Plan):
+        raise TypeError(f"plan must be a pytest_claims.Plan (kind, tier, ...), got {type(given).__name__}")
+    differ = [f"{f} {getattr(given, f)!r} in the plan, {getattr(implied, f)!r} in the call"
+              for f in ("kind", "margin", "tolerance") if getattr(given, f) != getattr(implied, f)]
+    if differ:
+        raise ValueError("the plan does not describe this check: " + "; ".join(differ))
+    return dataclasses.replace(implied, description=given.description)
 
 
 def _check_limits(cannot_refute: str | None, cannot_verify: str | None) -> None:
