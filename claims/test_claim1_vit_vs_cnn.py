@@ -95,8 +95,10 @@ def test_table2_i21k_value(claim_check, evidence, number):
 
 
 TPU_CORE_DAYS = paper.number(table="Table 2", row="TPUv3-core-days", column="Ours-I21k (ViT-L/16)")
-TPU_NEED = ("a TPUv3 slice (≈8 cores x 30 days) and an ImageNet-21k pre-training run of ViT-L/16 (big_vision), "
-            "which this suite does not include")
+TPU_CORES = paper.number(table="Section 4.2", row="Ours-I21k (ViT-L/16)", column="TPUv3 cores")
+TPU_DAYS = paper.number(table="Section 4.2", row="Ours-I21k (ViT-L/16)", column="days")
+TPU_NEED = (f"a TPUv3 slice (≈{TPU_CORES.value:g} cores x {TPU_DAYS.value:g} days) and an ImageNet-21k pre-training "
+            f"run of ViT-L/16 (big_vision), which this suite does not include")
 
 
 @pytest.mark.claim("table2-i21k")
@@ -107,9 +109,9 @@ def test_table2_i21k_tpu_core_days(claim_check):
     and evaluates released checkpoints only — it has no pre-training code, and a core-day count only means
     something measured on TPUv3 hardware."""
     claim_check.not_run(
-        "pre-training ViT-L/16 on ImageNet-21k (Table 2: 0.23k TPUv3-core-days; §4.2: ≈30 days on 8 TPUv3 "
-        "cores) is not re-run by this suite: it evaluates and fine-tunes released checkpoints only, has no "
-        "pre-training code, and a TPUv3-core-day count can only be measured on TPUv3 hardware (possible in "
+        f"pre-training ViT-L/16 on ImageNet-21k (Table 2: {TPU_CORE_DAYS.value:g}{TPU_CORE_DAYS.unit} TPUv3-core-days; "
+        f"§4.2: ≈{TPU_DAYS.value:g} days on {TPU_CORES.value:g} TPUv3 cores) is not re-run by this suite: it evaluates "
+        "and fine-tunes released checkpoints only, has no pre-training code, and a TPUv3-core-day count can only be measured on TPUv3 hardware (possible in "
         "principle: ImageNet-21k and the authors' big_vision pre-training configs are public)",
         paper=TPU_CORE_DAYS,
         needs=[TPU_NEED],

@@ -18,7 +18,7 @@ from __future__ import annotations
 import pytest
 
 import paper
-from claims.cases import EVAL_DATASETS, FINETUNE_DATASETS, PROBE_CASES, PROBE_IDS, slug
+from claims.cases import EVAL_DATASETS, FINETUNE_DATASETS, FINETUNE_RESOLUTION, PROBE_CASES, PROBE_IDS, slug
 from claims.decide import compare, value_after_finetuning, value_from_published_finetune
 from claims.imagenet_finetune import value_after_imagenet_finetuning
 from measure.tiers.paper_models import Model, resolve
@@ -107,8 +107,8 @@ def test_large_vit_similar_to_base_after_i21k_pretraining_probe(claim_check, evi
 @pytest.mark.parametrize("dataset", EVAL_DATASETS)
 def test_large_vit_similar_to_base_after_i21k_pretraining_imagenet(claim_check, evidence, dataset):
     """The same on ImageNet with the authors' 384-px ImageNet fine-tunes (Table 5's setting)."""
-    large = Model("ViT-L/16", "imagenet21k", "imagenet", resolution=384)
-    base = Model("ViT-B/16", "imagenet21k", "imagenet", resolution=384)
+    large = Model("ViT-L/16", "imagenet21k", "imagenet", resolution=FINETUNE_RESOLUTION)
+    base = Model("ViT-B/16", "imagenet21k", "imagenet", resolution=FINETUNE_RESOLUTION)
     compare(claim_check, evidence, "eval", large, base, dataset, margin=COMPARABLE)
 
 
@@ -129,7 +129,8 @@ def test_table5_value(claim_check, evidence, number):
                                   f"{number.label}"))
     elif number.dataset in FINETUNE_DATASETS:
         value_after_finetuning(claim_check, evidence, Model(number.model, "imagenet21k"), number)
-    elif isinstance(resolve(published := Model(number.model, "imagenet21k", "imagenet", resolution=384)), Unavailable):
+    elif isinstance(resolve(published := Model(number.model, "imagenet21k", "imagenet",
+                                                        resolution=FINETUNE_RESOLUTION)), Unavailable):
         # The registry says the authors never released this fine-tune; the pre-training is public, so the suite
         # fine-tunes it on ImageNet itself at Table 5's 384 px (claims/imagenet_finetune.py).
         value_after_imagenet_finetuning(claim_check, evidence, Model(number.model, "imagenet21k"), number)

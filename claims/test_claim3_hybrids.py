@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import pytest
 
-from claims.cases import EVAL_DATASETS, FINETUNE_DATASETS, PROBE_CASES
+from claims.cases import EVAL_DATASETS, FINETUNE_DATASETS, FINETUNE_RESOLUTION, PROBE_CASES
 from claims.decide import compare
 from measure.tiers.paper_models import Model
 
@@ -31,8 +31,8 @@ pytestmark = pytest.mark.claim("claim3-hybrids")
 
 HYBRID = Model("R50+ViT-B/16", "imagenet21k")
 RIVALS = {"vit_b16": Model("ViT-B/16", "imagenet21k"), "bit_m_r50x1": Model("R50x1", "imagenet21k")}
-HYBRID_FT = Model("R50+ViT-B/16", "imagenet21k", "imagenet", resolution=384)
-RIVALS_FT = {"vit_b16": Model("ViT-B/16", "imagenet21k", "imagenet", resolution=384),
+HYBRID_FT = Model("R50+ViT-B/16", "imagenet21k", "imagenet", resolution=FINETUNE_RESOLUTION)
+RIVALS_FT = {"vit_b16": Model("ViT-B/16", "imagenet21k", "imagenet", resolution=FINETUNE_RESOLUTION),
              "bit_m_r50x1": Model("R50x1", "imagenet21k", "imagenet")}
 LARGE_PAIRS = {"vit_l32": ("ViT-L/32", "R50+ViT-L/32"), "vit_l16": ("ViT-L/16", "R50+ViT-L/16")}
 COMPARABLE = "comparable_accuracy"

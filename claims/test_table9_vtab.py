@@ -16,8 +16,11 @@ from pytest_claims import Plan
 pytestmark = pytest.mark.claim("table2-i21k")
 
 I21K = paper.numbers(table="Table 9", row="ViT-L/16 (I21k)")
-NEED = ("the VTAB-1k fine-tuning protocol (App. B.1.1: 1000 examples per task, lr 0.01, 2500 steps, 384 px) and "
-        "the 19 VTAB-1k datasets, which this suite does not implement")
+STEPS = paper.number(table="Table 4", row="VTAB (19 tasks)", column="Steps")
+LR = paper.number(table="Table 4", row="VTAB (19 tasks)", column="Base LR")
+RESOLUTION = paper.number(table="Appendix B.1.1", row="all models", column="fine-tuning resolution")
+NEED = (f"the VTAB-1k fine-tuning protocol (App. B.1.1: 1000 examples per task, lr {LR.value:g}, {STEPS.value:g} "
+        f"steps, {RESOLUTION.value:g} px) and the 19 VTAB-1k datasets, which this suite does not implement")
 
 
 def _id(n: paper.PaperNumber) -> str:

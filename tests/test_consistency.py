@@ -95,7 +95,7 @@ def test_the_reproducibility_section_answers_the_eight_questions_with_links_into
                "verdict": "not_run", "reason": "no TPU"},
               *({"id": f"test_jft_number[{i}]", "nodeid": f"claims/j.py::test_jft_number[{i}]", "verdict": "untestable",
                  "reason": "JFT-300M is a private Google dataset",
-                 "paper": {"value": 88.55, "source": {"table": "Table 2", "row": "ImageNet", "column": "ViT-H/14"}}}
+                 "paper": {"value": 88.55, "source": {"table": "Table 2", "row": "ImageNet", "column": "Ours-JFT (ViT-H/14)"}}}
                 for i in (1, 2))]  # two checks on one printed cell (before: counted twice)
     document = {"claims": [{"id": "table2-i21k", "verdict": "not_run", "checks": checks[:1],
                             "families": [{"family": "consistency", "verdict": "verified"}]},
@@ -357,6 +357,24 @@ def test_the_hyperparameter_answer_names_each_contradiction_it_counts(monkeypatc
     monkeypatch.setattr(paper_data, "inconsistencies", lambda **_: [])
     answer = _answers(_document())["hyperparameters"]
     assert "agrees with App. B.1" in answer and "R50+ViT-L/32" not in answer and "place" not in answer
+
+
+def test_the_jft_count_comes_from_the_paper_data_not_from_reason_text():
+    """An untestable check counts as resting on JFT-300M when its paper cell is pre-trained on JFT (paper/numbers.csv),
+    whatever its reason says; a reason that merely mentions JFT-300M on a non-JFT cell does not count."""
+    document = _document()
+    jft_cell = {"source": {"table": "Table 2", "row": "ImageNet", "column": "Ours-JFT (ViT-H/14)"}}
+    i21k_cell = {"source": {"table": "Table 2", "row": "ImageNet", "column": "Ours-I21k (ViT-L/16)"}}
+    document["claims"].append({"id": "table2-jft", "verdict": "untestable", "families": [], "checks": [
+        _check("table2-jft", "a", "untestable", reason="the training set is private", paper=jft_cell),
+        _check("table2-jft", "b", "untestable", reason="private data", paper=jft_cell),  # the same cell: once
+        _check("table2-jft", "c", "untestable", reason="unlike JFT-300M, ...", paper=i21k_cell)]})
+    assert "(1 printed numbers depend on it" in _answers(document)["datasets"]
+
+
+def test_the_hyperparameter_answer_reads_the_captions_from_the_paper_data():
+    answer = _answers(_document())["hyperparameters"]
+    assert "batch 4096, 10k warm-up steps" in answer and "batch 512, no weight decay, clipping at norm 1" in answer
 
 
 # -- how the report shows these numbers (issue 18: one unit per table; an interpolated value is not "printed") --------
