@@ -286,3 +286,29 @@ def test_a_judging_method_records_the_description_of_the_plan_it_is_given():
         _planned(dataclasses.replace(given, margin="comparable"), implied)
     with pytest.raises(ValueError, match="kind 'value' in the plan"):
         _planned(Plan("value", "eval", tolerance="accuracy"), implied)
+
+
+# -- one exception root per package ------------------------------------------------------------------------------
+
+def exception_roots(source: str) -> list[tuple[str, list[str]]]:
+    """(class, bases) of each public class deriving directly from a builtin exception without the package's root."""
+    import builtins
+
+    builtin_errors = {n for n in dir(builtins) if isinstance(getattr(builtins, n), type)
+                      and issubclass(getattr(builtins, n), BaseException)}
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            bases = [ast.unparse(b) for b in node.bases]
+            rooted = {"MeasureError", "Unavailable", "Missing"} & set(bases)
+            if any(b in builtin_errors for b in bases) and not rooted and node.name != "MeasureError":
+                found.append((node.name, bases))
+    return found
+
+
+def test_every_library_exception_derives_from_measure_error():
+    assert exception_roots("class A(ValueError):\n    pass\nclass B(MeasureError, ValueError):\n    pass\n") == \
+        [("A", ["ValueError"])]
+    outside = [f"{path.relative_to(ROOT)}: {name}({', '.join(bases)})" for path in sorted((ROOT / "measure").rglob("*.py"))
+               for name, bases in exception_roots(path.read_text(encoding="utf-8"))]
+    assert not outside, "exceptions outside measure.errors.MeasureError:\n" + "\n".join(outside)

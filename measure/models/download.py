@@ -24,6 +24,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from measure.errors import MeasureError
+
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
@@ -32,11 +34,11 @@ __all__ = ["ChecksumMismatch", "Downloaded", "IncompleteDownload", "RemoteFile",
            "part_path", "remote_file"]
 
 
-class ChecksumMismatch(ValueError):
+class ChecksumMismatch(MeasureError, ValueError):
     """A downloaded file differs from what its source publishes (size or MD5); it was not kept."""
 
 
-class IncompleteDownload(OSError):
+class IncompleteDownload(MeasureError, OSError):
     """The connection ended before the whole file arrived; the ``.part`` is kept for the next attempt."""
 
 

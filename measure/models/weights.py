@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from measure.errors import MeasureError
 from measure.models.wrappers import classifier_class, npz_pre_logits_class, pre_logits_class
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ __all__ = ["IncompleteWeights", "check_transformers_request", "classifier_class"
            "timm_model", "transformers_model"]
 
 
-class IncompleteWeights(RuntimeError):
+class IncompleteWeights(MeasureError, RuntimeError):
     """The checkpoint file lacks weights the model would use (they would be random)."""
 
 
