@@ -17,6 +17,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from paper.printed import PaperDataError, _float, _read_csv
+
 HERE = Path(__file__).resolve().parent
 REFERENCES_CSV = HERE / "references.csv"
 REFERENCE_COLUMNS = ("table", "row", "column", "checkpoint", "dataset", "metric", "value", "unit", "source",
@@ -55,8 +57,6 @@ class Reference:
 
 @functools.cache
 def _all() -> tuple[Reference, ...]:
-    from paper import PaperDataError, _float, _read_csv
-
     out = []
     for line, raw in enumerate(_read_csv(REFERENCES_CSV, REFERENCE_COLUMNS), start=2):
         where = f"{REFERENCES_CSV.name}:{line}"

@@ -379,7 +379,7 @@ def test_claim_lookup_and_its_error():
 
 
 def test_catalog_appendix_files_exist():
-    cat = paper._catalog()
+    cat = paper.claim_catalog._catalog()
     files = [a["file"] for a in cat["appendix"]]
     assert paper.SEED_DISCREPANCIES_CSV.name in files and paper.INCONSISTENCIES_CSV.name in files
     for f in files:
@@ -440,7 +440,7 @@ def test_seed_discrepancies_quote_the_paper_value_of_their_cell():
 
 def test_every_printed_number_claimed_by_number_selectors_has_exactly_one_claim():
     """claims.toml alone maps printed numbers to claims where a table feeds several ([claims.data] numbers)."""
-    selected = [n for n in paper.numbers() if any(paper._selects(s, n) for c in paper.claims()
+    selected = [n for n in paper.numbers() if any(paper.claim_catalog._selects(s, n) for c in paper.claims()
                                                    for s in c.get("data", {}).get("numbers", ()))]
     owners = {n.label: paper.claim_of_number(n) for n in selected}  # raises where two claims select one number
     assert owners["Table 6 / R50x1+ViT-B/32 (7 epochs) / ImageNet"] == "claim3-hybrids"
@@ -455,10 +455,10 @@ def test_a_number_two_claims_select_is_an_error(monkeypatch):
     n = paper.number(table="Table 5", row="JFT-300M / CIFAR-10", column="ViT-B/16")
     twice = [{"id": "a", "data": {"numbers": [{"table": "Table 5"}]}},
              {"id": "b", "data": {"numbers": [{"table": "Table 5", "column": "ViT-B/*"}]}}]
-    monkeypatch.setattr(paper, "claims", lambda: twice)
+    monkeypatch.setattr(paper.claim_catalog, "claims", lambda: twice)
     with pytest.raises(LookupError, match=r"claims \['a', 'b'\]"):
         paper.claim_of_number(n)
-    monkeypatch.setattr(paper, "claims", lambda: twice[1:] + [{"id": "c", "data": {"numbers": [{"tabel": "x"}]}}])
+    monkeypatch.setattr(paper.claim_catalog, "claims", lambda: twice[1:] + [{"id": "c", "data": {"numbers": [{"tabel": "x"}]}}])
     with pytest.raises(paper.PaperDataError, match="unknown fields"):
         paper.claim_of_number(n)
 
