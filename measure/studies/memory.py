@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from measure.models.architectures import build
-from measure.studies.records import ArchitectureRecords
+from measure.studies.study_cache import ArchitectureRecords
 
 if TYPE_CHECKING:
     from torch import nn
