@@ -345,17 +345,15 @@ UNCACHED = ("vit_l16-i21k", "bit_m_r152x4-i21k", "vit_l16-i21k-hf", "bit_s_r50x1
 
 
 def test_closed_port_fails_fast_once_and_says_what_to_provide(tmp_path, monkeypatch) -> None:
+    """One refused connection, then every load answers without trying again (how fast: benchmarks/bench_hub.py)."""
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
-    started = time.perf_counter()
     hub = HubAccess(offline=False, cache_dir=tmp_path / "hf", files_dir=tmp_path / "files")
     messages = []
     for key in UNCACHED:
         with pytest.raises(Missing) as missing:
             load_model(by_key(key), hub)
         messages.append(str(missing.value))
-    elapsed = time.perf_counter() - started
     assert hub.endpoint == "http://127.0.0.1:9" and not hub.reachable and hub.attempts == 1
-    assert elapsed < 3.0, elapsed
     assert messages[0] == (
         f"vit_large_patch16_224.orig_in21k is not in the Hugging Face cache ({tmp_path / 'hf'}) and the hub is "
         f"unreachable ({hub.unreachable_reason}): run once with internet, or set HF_HOME to a cache that has it, "
@@ -378,15 +376,13 @@ def test_a_dropping_hub_is_contacted_once_per_run(tiny_vit, tiny_vit_cache, tmp_
 
 
 def test_a_silent_hub_costs_one_probe_timeout_per_run(tmp_path) -> None:
+    """One probe (which times out) for the run, not one per checkpoint (how long: benchmarks/bench_hub.py)."""
     with SilentPort() as hub_port:
         hub = HubAccess(offline=False, endpoint=hub_port.url, cache_dir=tmp_path, probe_timeout=0.5)
-        started = time.perf_counter()
         for key in UNCACHED[:2]:
             with pytest.raises(Missing, match="the hub is unreachable"):
                 load_model(by_key(key), hub)
-        elapsed = time.perf_counter() - started
-    assert 0.4 < elapsed < 1.5, elapsed
-    assert hub.attempts == 1
+    assert hub.attempts == 1 and not hub.reachable
 
 
 @pytest.mark.parametrize("variable", ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"])

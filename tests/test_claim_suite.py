@@ -7,7 +7,6 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -144,17 +143,15 @@ def test_claim_tests_reach_verdicts_on_both_tiers_then_rerun_from_cache(pytester
 
 
 def test_offline_machine_lists_every_check_undecided_with_what_to_provide(pytester, trusted, tmp_path, monkeypatch):
-    """No checkpoints, no data, no hub: every check of claims 1-3 is not run or untestable, fast."""
+    """No checkpoints, no data, no hub: every check of claims 1-3 is not run or untestable."""
     claim_suite(pytester, trusted)
     # the project's own plugins: the real registry and HubAccess
     (pytester.path / "conftest.py").write_text(f"pytest_plugins = {project_plugins()!r}\n")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty_hf_cache"))
     monkeypatch.setenv("CLAIMS_CHECKPOINTS", str(tmp_path / "no_files"))
-    start = time.perf_counter()
     result = pytester.runpytest("-p", "no:unraisableexception", f"--claims-data={tmp_path / 'no_data'}",
                                 f"--claims-cache={tmp_path / 'cache'}")
-    elapsed = time.perf_counter() - start
     outcomes = result.parseoutcomes()
     assert set(outcomes) <= {"skipped", "warnings"} and outcomes["skipped"] > 250
     recorded = checks(pytester)
@@ -210,7 +207,7 @@ def test_offline_machine_lists_every_check_undecided_with_what_to_provide(pytest
     probes = [c for c in recorded.values() if "better_or_comparable_to_bit_m_r152x4_probe" in c["id"]]
     assert probes and all(c["needs"][0].startswith("checkpoint vit_l16-i21k-hf (Hugging Face google/vit-large-")
                           for c in probes)  # the probe asks for the pre-logits twin, not the timm row
-    assert elapsed < 60  # dominated by collection; the hub is never waited on
+    # how long (dominated by collection; the hub is never waited on): benchmarks/bench_hub.py --suite
 
 
 def test_every_printed_jft_accuracy_says_the_tolerance_it_would_be_judged_with():
