@@ -2,8 +2,9 @@
 
 Claim modules parametrize from these at collection time and `--claims-tier` is validated against
 them, so this module imports nothing heavy. What a tier *does* lives in its own module
-(`measure/tiers/eval.py`, `probe.py`, `finetune.py`, `analysis.py`); a new kind of evidence adds a scope here and a
-tier class there (docs/CONTRIBUTING.md walks through one).
+(`measure/tiers/eval.py`, `probe.py`, `finetune.py`, `analysis.py`: one `measure.tiers.protocol.TierBase` object
+each); a new kind of evidence adds a scope here and a tier module listed in `protocol.TIER_CLASSES`
+(docs/CONTRIBUTING.md walks through a VTAB-1k tier).
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ from .records import (
 )
 
 NO_CHECK = (
-    "the test returned without recording a check; call claim_check.value / ordering / ordering_scores, "
-    "or claim_check.untestable(reason) / claim_check.not_run(reason)"
+    "the test returned without recording a check; call claim_check.value / ordering / ordering_draws / "
+    "ordering_scores / ordering_summary, or claim_check.untestable(reason) / claim_check.not_run(reason)"
 )
 
 # pytest outcomes that agree with each verdict (refuted under xfail(strict) is "xfailed").
