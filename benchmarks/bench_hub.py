@@ -66,7 +66,7 @@ def silent_hub(folder: Path) -> dict:
 def offline_suite() -> dict:
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "pytest", "tests/test_claim_suite.py", "-q", "-n", "0", "-k",
-                           "offline_machine_lists_every_check"], cwd=ROOT, capture_output=True, text=True)
+                           "offline_machine_lists_every_check"], cwd=ROOT, capture_output=True, text=True, check=False)
     return {"figure": "offline suite", "seconds": time.perf_counter() - started, "target_below_s": 60.0,
             "returncode": done.returncode}
 

@@ -48,19 +48,28 @@ from paper.printed import (
 )
 from paper.references import Reference, references
 
-
 __all__ = [
+    "CLAIMS_TOML",
     "DATASETS",
     "DERIVED_COLUMNS",
+    "DERIVED_CSV",
+    "DERIVED_FIELD_NAMES",
+    "FIELD_NAMES",
+    "HERE",
+    "INCONSISTENCIES_CSV",
     "METRICS",
     "MODELS",
+    "NUMBERS_CSV",
+    "NUMBER_COLUMNS",
     "PRETRAININGS",
+    "SEED_DISCREPANCIES_CSV",
     "DerivedNumber",
     "PaperDataError",
     "PaperNumber",
     "Reference",
     "as_dict",
     "claim",
+    "claim_of_number",
     "claims",
     "derived",
     "derived_numbers",

@@ -239,7 +239,7 @@ def test_the_shortened_recipe_message_names_the_model_s_paper_resolution(table, 
     with pytest.raises(StopIteration):
         paper_recipe_or_end(check, Shortened(), Model(model, cell.pretraining), cell,
                             Plan(kind="value", tier="finetune", tolerance="accuracy", description="d"))
-    assert f"the paper: " in check.reason and check.reason.endswith(f"at {pixels} px)"), check.reason
+    assert "the paper: " in check.reason and check.reason.endswith(f"at {pixels} px)"), check.reason
 
 
 # -- every record states what it checks ----------------------------------------------------------------------
@@ -252,9 +252,9 @@ def judging_calls_without_plan(source: str) -> list[int]:
     lines = []
     for node in ast.walk(ast.parse(source)):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in JUDGING
-                and isinstance(node.func.value, ast.Name) and node.func.value.id == "claim_check"):
-            if not any(k.arg == "plan" or k.arg is None for k in node.keywords):
-                lines.append(node.lineno)
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "claim_check"
+                and not any(k.arg == "plan" or k.arg is None for k in node.keywords)):
+            lines.append(node.lineno)
     return lines
 
 
@@ -312,3 +312,21 @@ def test_every_library_exception_derives_from_measure_error():
     outside = [f"{path.relative_to(ROOT)}: {name}({', '.join(bases)})" for path in sorted((ROOT / "measure").rglob("*.py"))
                for name, bases in exception_roots(path.read_text(encoding="utf-8"))]
     assert not outside, "exceptions outside measure.errors.MeasureError:\n" + "\n".join(outside)
+
+
+def test_every_plugin_error_derives_from_claims_error():
+    from pytest_claims import ClaimsError
+    from pytest_claims.catalog import CatalogError
+    from pytest_claims.config import ClaimsConfigError
+    from pytest_claims.history import HistoryError
+    from pytest_claims.merge import MergeError
+    from pytest_claims.sections import SectionError
+
+    for error, builtin in ((CatalogError, LookupError), (ClaimsConfigError, LookupError), (HistoryError, RuntimeError),
+                           (MergeError, ValueError), (SectionError, ValueError)):
+        assert issubclass(error, ClaimsError) and issubclass(error, builtin), error
+    plugin = ROOT / "src" / "pytest_claims"
+    outside = [f"{path.relative_to(ROOT)}: {name}" for path in sorted(plugin.rglob("*.py"))
+               for name, bases in exception_roots(path.read_text(encoding="utf-8"))
+               if "ClaimsError" not in bases and name != "ClaimsError"]
+    assert not outside, "plugin exceptions outside ClaimsError:\n" + "\n".join(outside)

@@ -19,7 +19,6 @@ transformers are imported inside the functions.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any

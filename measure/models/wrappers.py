@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-
 # What a module over a transformers ViT returns, by the name of its class: the pooler output (the paper's
 # pre-logits layer), the classifier's logits, or the class token after the final LayerNorm (ViTModel applies
 # that norm to the whole sequence before the pooler reads token 0).

@@ -96,8 +96,8 @@ def probe_reading(specs: Sequence[Any]) -> Reading:
     if not choice.common:
         offered = "; ".join(f"{s.key} gives {', '.join(getattr(s, 'representations', ()) or ()) or 'no registered kind'}"
                             for s in specs)
-        unlike += (f"the two sides cannot be read at the same kind of representation ({offered}): features of "
-                   f"different layers are not like for like, {NEITHER}",)
+        unlike += ((f"the two sides cannot be read at the same kind of representation ({offered}): features of "
+                    f"different layers are not like for like, {NEITHER}"),)
     return Reading("probe", sides, unlike)
 
 
@@ -132,8 +132,8 @@ def finetune_reading(specs: Sequence[Any], dataset: str, settings: Any) -> Readi
     unlike: tuple[str, ...] = ()
     if all(len(s.recipes) == 1 for s in sides) and len({(s.definition, s.resolution) for s in sides}) > 1:
         listing = "; ".join(f"{s.checkpoint}: {s.recipes[0]}" for s in sides)
-        unlike = (f"the sides are not evaluated alike after fine-tuning ({listing}): a difference may come from the "
-                  f"reading, not the models, {NEITHER}",)
+        unlike = ((f"the sides are not evaluated alike after fine-tuning ({listing}): a difference may come from the "
+                   f"reading, not the models, {NEITHER}"),)
     return Reading("finetune", tuple(sides), unlike)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from measure.errors import NOT_RUN, UNTESTABLE, MeasureError, Unavailable
 
-__all__ = ["ExampleMismatch", "NOT_RUN", "TierResult", "UNTESTABLE", "Unavailable", "require_same_examples"]
+__all__ = ["NOT_RUN", "UNTESTABLE", "ExampleMismatch", "TierResult", "Unavailable", "require_same_examples"]
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ and jinja2 are loaded only when something is judged or rendered.
 from __future__ import annotations
 
 from .check import ClaimCheck
+from .errors import ClaimsError
 from .records import Alternate, CheckRecord, ClaimRecord, Measurement, PaperValue, Plan, Source
 from .summary import Summary
 from .table import frame  # pandas is imported when a table is made, not here
 
-__all__ = ["Alternate", "CheckRecord", "ClaimCheck", "ClaimRecord", "Measurement", "PaperValue", "Plan", "Source",
-           "Summary", "frame"]
+__all__ = ["Alternate", "CheckRecord", "ClaimCheck", "ClaimRecord", "ClaimsError", "Measurement", "PaperValue", "Plan",
+           "Source", "Summary", "frame"]

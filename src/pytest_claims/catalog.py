@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import ClaimsError
 from .records import Alternate, json_safe
 
 REQUIRED = ("id", "title", "statement", "source")
@@ -37,7 +38,7 @@ TOP_LEVEL = ("claims", "appendix")
 ALTERNATE_KEYS = ("source", "text")
 
 
-class CatalogError(LookupError):
+class CatalogError(ClaimsError, LookupError):
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
 

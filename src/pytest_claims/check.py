@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -242,7 +242,7 @@ class ClaimCheck:
                             plan=plan)
 
     def untestable(self, reason: str, paper: Any = None, plan: Plan | None = None,
-                   references: Sequence[Mapping[str, Any]] | None = None) -> None:
+                   references: Sequence[Mapping[str, Any]] | None = None) -> NoReturn:
         """Can never be run with public material (e.g. a private dataset); listed with the paper's number
         and, given a ``Plan``, what the check would have checked. ``references``: as for ``value``."""
         why, paper_value, planned = _reason(reason), _paper(paper), self._resolve(plan)
@@ -250,7 +250,7 @@ class ClaimCheck:
                      references=_references(references))
 
     def not_run(self, reason: str, paper: Any = None, needs: Sequence[str] | None = None,
-                plan: Plan | None = None, references: Sequence[Mapping[str, Any]] | None = None) -> None:
+                plan: Plan | None = None, references: Sequence[Mapping[str, Any]] | None = None) -> NoReturn:
         """This machine lacks something; ``reason`` says exactly what to provide. ``needs`` splits it
         into short, self-contained items (one per thing to provide), which the report groups by.
         ``plan``: what the check would have checked (kind, sides and margin or tolerance, tier).

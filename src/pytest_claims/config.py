@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import ClaimsError
+
 DEFAULT_ALPHA = 0.05
 DEFAULT_REPORT_DIR = "reports"
 TOLERANCE_PARTS = ("abs", "rel", "sigmas")
@@ -25,7 +27,7 @@ OTHER_FAMILY = "other"
 Families = tuple[tuple[str, tuple[str, ...]], ...]
 
 
-class ClaimsConfigError(LookupError):
+class ClaimsConfigError(ClaimsError, LookupError):
     """A setting is missing, unknown or malformed; the message says what to write where."""
 
     def __str__(self) -> str:  # LookupError would repr() a single argument

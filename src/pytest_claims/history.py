@@ -17,6 +17,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from .errors import ClaimsError
 from .rows import CHECK_COLUMNS, claim_verdicts, document_rows
 
 SCHEMA_VERSION = 1
@@ -59,7 +60,7 @@ CREATE TABLE IF NOT EXISTS checks (
 """
 
 
-class HistoryError(RuntimeError):
+class HistoryError(ClaimsError, RuntimeError):
     """The history file cannot be used; the message names the file and what to do."""
 
 

@@ -20,12 +20,13 @@ from typing import Any
 
 from .assemble import FORMAT, build_document
 from .catalog import AppendixTable, Catalog, Claim
+from .errors import ClaimsError
 from .families import families_of_settings
 from .records import ERROR, Alternate, CheckRecord, alternates_json
 from .rows import iter_checks
 
 
-class MergeError(ValueError):
+class MergeError(ClaimsError, ValueError):
     """The shards cannot be joined into one run; the message says why and what to do."""
 
 

@@ -21,13 +21,14 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .errors import ClaimsError
 from .records import VERDICTS, json_safe
 
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _HREF = re.compile(r"^(#|https?://)")
 
 
-class SectionError(ValueError):
+class SectionError(ClaimsError, ValueError):
     """A section returned by pytest_claims_sections is malformed; the message names the field."""
 
 

@@ -20,9 +20,9 @@ from filelock import FileLock, Timeout
 from measure.models import tiny as tiny_models
 from measure.run.cache import CacheResult, ChunkCache
 from measure.run.device import xdist_worker_count
-from measure.studies.study_cache import library_versions, source_version
 from measure.studies.small_data.data import digits_fingerprint
 from measure.studies.small_data.design import CACHE_FOLDER, RunSpec, SmallDataRun
+from measure.studies.study_cache import library_versions, source_version
 
 __all__ = ["CODE_MODULES", "cache_key", "ensure_trained", "free_cores", "load_or_train"]
 

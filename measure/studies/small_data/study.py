@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from measure.models import tiny as tiny_models
-from measure.studies.study_cache import RecordCache, library_versions, source_version
 from measure.studies.small_data.design import SmallDataRun, StudyDesign
 from measure.studies.small_data.pool import ensure_trained
+from measure.studies.study_cache import RecordCache, library_versions, source_version
 
 __all__ = ["SmallDataStudy"]
 
