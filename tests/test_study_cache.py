@@ -71,3 +71,15 @@ def test_the_study_claim_modules_and_fixtures_import_no_heavy_library():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_one_source_hash_for_a_module_and_its_name():
+    """The library's one source hash (measure.run.cache.source_version): a module given as itself or by name is
+    keyed the same, so the studies' records and the inference caches agree on what "the code changed" means."""
+    import measure.readout as readout
+    from measure.run import cache
+
+    assert source_version is cache.source_version
+    assert cache.source_version(readout) == cache.source_version("measure.readout")
+    assert cache.source_version("measure.readout") != cache.source_version("measure.readout", "measure.errors")
+    assert not hasattr(cache, "code_version")

@@ -5,7 +5,8 @@ entry (so it is content-keyed, checksummed, locked across xdist workers and writ
 other measurement) and keyed by
 
 * the study's inputs (model, resolution, seed, ...);
-* ``source_version`` of the modules that compute it: editing how a number is computed invalidates it;
+* ``source_version`` (`measure.run.cache`, the library's one source hash) of the modules that compute it: editing
+  how a number is computed invalidates it;
 * ``library_versions`` of the libraries that compute it (torch's FLOP counter, timm's models).
 
 Both are read without importing anything: a module's source is found by its import name and read as
@@ -16,7 +17,6 @@ its checks without importing torch or timm, which is most of what computing them
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -28,20 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from measure.run.cache import ChunkCache
+from measure.run.cache import ChunkCache, source_version
 
 __all__ = ["CachedRecord", "RecordCache", "library_versions", "source_version"]
-
-
-def source_version(*module_names: str) -> str:
-    """Hash of the named modules' source files, found by import name without executing them."""
-    digest = hashlib.sha256()
-    for name in module_names:
-        spec = importlib.util.find_spec(name)
-        if spec is None or not spec.origin or not Path(spec.origin).is_file():
-            raise ModuleNotFoundError(f"no source file for module {name!r}: cannot key its results by code version")
-        digest.update(name.encode() + b"\0" + Path(spec.origin).read_bytes())
-    return digest.hexdigest()[:16]
 
 
 @functools.cache

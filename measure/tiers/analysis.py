@@ -149,7 +149,7 @@ class AnalysisTier(TierBase):
 
         from measure.analysis import attention
         from measure.data.pipelines import VIT_JAX
-        from measure.run.cache import code_version
+        from measure.run.cache import source_version
 
         vit = loaded.model
         layers, heads = len(vit.blocks), int(vit.blocks[0].attn.num_heads)
@@ -168,7 +168,7 @@ class AnalysisTier(TierBase):
                 return torch.from_numpy(np.concatenate([distance.reshape(len(x), -1), mass.reshape(len(x), -1)], 1))
 
         recipe = {"tier": "analysis", "output": "attention_distance+class_token_mass",
-                  "code": code_version(attention)}
+                  "code": source_version(attention)}
         inference = runner.infer(loaded, images, "imagenet", "val", recipe,
                                  lambda d: {"distance": d[:, :size], "class_token_mass": d[:, size:]}, fingerprint,
                                  preprocessing=VIT_JAX.describe(loaded.data_config, resolution), model=Probe())

@@ -72,7 +72,7 @@ class ProbeTier(TierBase):
         from measure.data.fingerprint import dataset_fingerprint, examples_identity
         from measure.data.pipelines import BIG_VISION_FEWSHOT
         from measure.models import representations
-        from measure.run.cache import code_version
+        from measure.run.cache import source_version
         from measure.run.inference import feature_outputs
         from measure.tiers.provenance import checkpoint_provenance, json_safe
 
@@ -106,7 +106,7 @@ class ProbeTier(TierBase):
 
         key = {"kind": "probe", "method": method, "recipe": method_recipe, "num_classes": num_classes,
                "train_features": splits["train"].cache.digest, "test_features": splits["test"].cache.digest,
-               "probe_code": code_version(readout)}
+               "probe_code": source_version(readout)}
         solved = runner.cache.get_or_compute(key, 1, compute, meta=lambda: {"details": compute.details})
         predictions = solved.arrays["predictions"]
         draws = tuple(row == test["target"] for row in solved.arrays["draw_predictions"]) \

@@ -23,7 +23,7 @@ import numpy as np
 from measure.data.opening import dataset_labels
 from measure.data.splits import held_out_split
 from measure.errors import Missing
-from measure.run.cache import ChunkCache, code_version, stable_hash
+from measure.run.cache import ChunkCache, source_version, stable_hash
 from measure.run.device import xdist_worker_index
 from measure.run.inference import logits_outputs, run_inference
 from measure.train.loop import polyak_average, train
@@ -86,7 +86,7 @@ def run_key(request: RunRequest, runtime: Runtime) -> dict[str, Any]:
     return {**request.key, "kind": "finetune-run", "recipe": request.recipe.to_key(), "base_lr": request.base_lr,
             "seed": request.seed, "trained_on": request.trained_on, "n_train": len(request.train_data),
             "evaluated_on": request.evaluated_on, "n_eval": len(request.eval_data), "precision": runtime.precision,
-            "compiled": runtime.compile, "finetune_code": code_version(*map(importlib.import_module, FINETUNE_CODE))}
+            "compiled": runtime.compile, "finetune_code": source_version(*map(importlib.import_module, FINETUNE_CODE))}
 
 
 def run_one(request: RunRequest, cache: ChunkCache, runtime: Runtime) -> FinetuneRun:
