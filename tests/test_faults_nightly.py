@@ -170,9 +170,9 @@ def test_a_paper_data_file_with_a_bad_byte_names_its_file_and_line(tmp_path):
     path = tmp_path / "numbers.csv"
     path.write_bytes(b"a,b\n1,2\n3,\xff\n")
     with pytest.raises(paper.PaperDataError, match=rf"^{path}:3: byte 0xff is not UTF-8"):
-        paper._read_csv(path)
+        paper.printed._read_csv(path)
     path.write_bytes("a,b\n1,é\n".encode("utf-8"))
-    assert paper._read_csv(path) == [{"a": "1", "b": "é"}]
+    assert paper.printed._read_csv(path) == [{"a": "1", "b": "é"}]
 
 
 def test_a_read_only_cache_is_refused_before_any_test_runs_with_the_fix(tmp_path, monkeypatch):
