@@ -248,11 +248,12 @@ def value_after_finetuning(claim_check: Any, evidence: Any, model: Model, number
     """A printed accuracy after the paper's fine-tuning recipe (Tables 2 and 5, small datasets); the paper
     prints the mean ± std of 3 runs, so it is judged on the seeds' mean. A handicapped model (a ResNet
     without BiT-HyperRule) cannot refute the cell: its measurement can only be too low."""
-    plan = value_plan("finetune", model, number, reading=evidence.reading("finetune", [model], dataset=number.dataset))
+    reading = evidence.reading("finetune", [model], dataset=number.dataset)  # planned once, as for orderings
+    plan = value_plan("finetune", model, number, reading=reading)
     refs = references(number)
     paper_recipe_or_end(claim_check, evidence, model, number, plan)
-    (result,) = end_unless_measured(claim_check, evidence.measure("finetune", [model], number.dataset), plan, number,
-                                    refs)
+    outcome = evidence.measure("finetune", [model], number.dataset, reading=reading)
+    (result,) = end_unless_measured(claim_check, outcome, plan, number, refs)
     claim_check.value(measured=accuracy_measurement(result), paper=number, tolerance="accuracy", tier=result.label,
                       details={"checkpoint": result.metadata["checkpoint"], "seeds": result.metadata.get("seeds")},
                       cannot_refute=(f"{result.checkpoint} is handicapped: {result.handicap}" if result.handicap
@@ -262,9 +263,11 @@ def value_after_finetuning(claim_check: Any, evidence: Any, model: Model, number
 def value_from_published_finetune(claim_check: Any, evidence: Any, model: Model, number: Any) -> None:
     """A printed ImageNet / ReaL accuracy read off the authors' released fine-tune (eval tier), through the
     evaluation pipeline its authors used."""
-    plan = value_plan("eval", model, number, reading=evidence.reading("eval", [model]))
+    reading = evidence.reading("eval", [model])
+    plan = value_plan("eval", model, number, reading=reading)
     refs = references(number)
-    (result,) = end_unless_measured(claim_check, evidence.measure("eval", [model], number.dataset), plan, number, refs)
+    outcome = evidence.measure("eval", [model], number.dataset, reading=reading)
+    (result,) = end_unless_measured(claim_check, outcome, plan, number, refs)
     claim_check.value(measured=accuracy_measurement(result), paper=number, tolerance="accuracy", tier="eval",
                       details={"checkpoint": result.metadata["checkpoint"], "pipeline": result.metadata.get("pipeline")},
                       references=refs or None, plan=plan)

@@ -330,3 +330,39 @@ def test_every_plugin_error_derives_from_claims_error():
                for name, bases in exception_roots(path.read_text(encoding="utf-8"))
                if "ClaimsError" not in bases and name != "ClaimsError"]
     assert not outside, "plugin exceptions outside ClaimsError:\n" + "\n".join(outside)
+
+
+def test_a_check_plans_its_reading_once_and_measures_with_that_plan():
+    """compare / value_after_finetuning / value_from_published_finetune: one `reading` per check, and the very same
+    plan handed to `measure` (before: planned again inside the measurement)."""
+    import paper
+    from claims import decide
+    from measure.tiers.paper_models import Model
+    from tests.test_evidence import FakeCheck, FakeEvidence
+
+    class Counting(FakeEvidence):
+        def __init__(self):
+            super().__init__("measured")
+            self.planned, self.measured_with = [], []
+
+        def reading(self, tier, models, pipeline="", dataset=""):
+            self.planned.append(super().reading(tier, models, pipeline, dataset))
+            return self.planned[-1]
+
+        def measure(self, tier, models, dataset, method=None, reading=None):
+            self.measured_with.append(reading)
+            return super().measure(tier, models, dataset, method)
+
+    cases = [lambda c, e: decide.compare(c, e, "probe", Model("ViT-L/16", "imagenet21k"), Model("R152x4", "imagenet21k"),
+                                         "cifar10", method="fewshot"),
+             lambda c, e: decide.value_after_finetuning(c, e, Model("ViT-L/16", "imagenet21k"), next(
+                 n for n in paper.numbers(table="Table 2") if (n.model, n.pretraining, n.dataset)
+                 == ("ViT-L/16", "imagenet21k", "cifar10"))),
+             lambda c, e: decide.value_from_published_finetune(c, e, Model("ViT-B/16", "imagenet21k", "imagenet",
+                                                                            resolution=384), next(
+                 n for n in paper.numbers(table="Table 5") if (n.model, n.pretraining, n.dataset)
+                 == ("ViT-B/16", "imagenet21k", "imagenet")))]
+    for case in cases:
+        evidence = Counting()
+        case(FakeCheck(), evidence)
+        assert len(evidence.planned) == 1 and evidence.measured_with == evidence.planned
