@@ -112,7 +112,7 @@ def test_class_token_and_gap_work_similarly_well(claim_check, pooling_study, a: 
                                            "this head better than or comparable to the other")
     study = _ready(claim_check, pooling_study, plan, (a, b))
     claim_check.ordering_scores(study.scores(a, study.tuned(a)), study.scores(b, study.tuned(b)), metric="mean",
-                                tier=TIER, margin=MARGIN, a_label=a_label, b_label=b_label,
+                                tier=TIER, margin=MARGIN, a_label=a_label, b_label=b_label, plan=plan,
                                 details=_details(study, (a, b)), cannot_refute=LIMIT)
 
 
@@ -132,4 +132,4 @@ def test_each_head_needs_its_own_learning_rate(claim_check, pooling_study, model
         details["note"] = ("both heads' tuned learning rates are the same on every image: the two sides are the same "
                            "runs, and the check cannot show a learning-rate requirement")
     claim_check.ordering_scores(study.scores(model, own), study.scores(model, others), metric="mean", tier=TIER,
-                                a_label=a_label, b_label=b_label, details=details, cannot_refute=LIMIT)
+                                a_label=a_label, b_label=b_label, details=details, cannot_refute=LIMIT, plan=plan)

@@ -126,7 +126,7 @@ def rollout_maps(runner: Any, loaded: Any, images: Any, fingerprint: str, resolu
 
     from measure.analysis import rollout
     from measure.data.pipelines import VIT_JAX
-    from measure.run.cache import code_version
+    from measure.run.cache import source_version
 
     vit = loaded.model
 
@@ -140,7 +140,7 @@ def rollout_maps(runner: Any, loaded: Any, images: Any, fingerprint: str, resolu
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return torch.from_numpy(rollout.attention_rollout(self.vit, x))
 
-    recipe = {"tier": "analysis", "output": "attention_rollout", "code": code_version(rollout)}
+    recipe = {"tier": "analysis", "output": "attention_rollout", "code": source_version(rollout)}
     inference = runner.infer(loaded, images, "imagenet", "val", recipe, lambda d: {"rollout": d}, fingerprint,
                              preprocessing=VIT_JAX.describe(loaded.data_config, resolution), model=Probe())
     return np.asarray(inference.arrays["rollout"], dtype=np.float64)
