@@ -470,4 +470,4 @@ def test_a_csv_the_csv_module_cannot_parse_is_a_paper_data_error_naming_file_and
     path.write_text("a,b\n1,2\n" + "x" * (csv.field_size_limit() + 1) + ",3\n", encoding="utf-8")
     with pytest.raises(paper.PaperDataError, match=rf"^{re.escape(str(path))}:3: not valid CSV: field larger than "
                                                    r"field limit"):
-        paper._read_csv(path, ("a", "b"))
+        paper.printed._read_csv(path, ("a", "b"))
