@@ -1,6 +1,6 @@
 """Figures of issue 15 (claim-level error control, skewed draws, fine-tune seeds, power), larger than the tests.
 
-    PYTHONPATH=src python benchmarks/bench_claim_error.py [runs]
+    PYTHONPATH=pytest-claims/src python benchmarks/bench_claim_error.py [runs]
 
 Prints, from the simulations of tests/test_claim_error_control.py (same generators, fixed seeds):
 * how often a true claim of 14, 40 and 134 orderings (equal sides, exact McNemar each) is refuted, with and

@@ -22,7 +22,7 @@ def test_cuda_without_a_usable_gpu_is_a_one_line_usage_error_naming_driver_cuda_
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST", "CLAIMS_DEVICE"))},
-           "PYTHONPATH": str(ROOT / "src") + os.pathsep + str(ROOT)}
+           "PYTHONPATH": str(ROOT / "pytest-claims" / "src") + os.pathsep + str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "pytest", "tests/test_device.py", "-k", "nothing_matches",
                            "-p", "no:cacheprovider", "-n", "0", "--claims-device", "cuda"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300, check=False)

@@ -1,6 +1,6 @@
 """The nightly CI workflow passes a linter, offline: check-jsonschema's vendored GitHub-workflow schema.
 
-And it does what docs/PLUGIN.md ("Nightly CI") says: nightly + manual; the GPU tiers as pytest-split
+And it does what pytest-claims/docs/PLUGIN.md ("Nightly CI") says: nightly + manual; the GPU tiers as pytest-split
 shards whose count matches the matrix; a merge that writes the persisted history and fails on flips.
 """
 

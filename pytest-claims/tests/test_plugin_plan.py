@@ -18,12 +18,14 @@ import pytest
 from markupsafe import escape
 from test_plugin import aside, checks, claims, html_rows, make_project, report, run
 
+import pytest_claims
 from pytest_claims import Alternate, CheckRecord, ClaimRecord, Plan
 from pytest_claims.catalog import CatalogError, load_catalog
 
 pytest_plugins = ["pytester"]
 
-PLUGIN = Path(__file__).resolve().parent.parent / "src" / "pytest_claims"
+# The package as imported: its source tree in a checkout, site-packages where it is installed.
+PLUGIN = Path(pytest_claims.__file__).resolve().parent
 
 PLAN_SUITE = '''
 from types import SimpleNamespace

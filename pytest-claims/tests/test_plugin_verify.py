@@ -8,7 +8,7 @@ import pytest
 import scipy.stats  # noqa: F401 - likewise for scipy's compiled modules (the rules import it)
 
 import pytest_claims.draws  # noqa: F401 - likewise
-from tests.test_plugin import checks, make_project, report, run
+from test_plugin import checks, make_project, report, run
 
 pytest_plugins = ["pytester"]
 

@@ -122,7 +122,7 @@ def build_document(catalog: Catalog | None, records: Iterable[CheckRecord], envi
     records = list(records)
     claims = build_claims(catalog, records, order, caveat, families)
     ordered = [c for claim in claims for c in claim.checks]
-    return {
+    document = {
         "format": FORMAT,
         "run": run_block(ordered, caveat, selection, configuration, durations),
         "summary": summarize(claims),
@@ -130,4 +130,7 @@ def build_document(catalog: Catalog | None, records: Iterable[CheckRecord], envi
         "claims": [c.to_json() for c in claims],
         "appendix": [t.to_json() for t in catalog.appendix] if catalog else [],
     }
+    if catalog is not None and catalog.paper:  # the catalog's [paper]: absent where the catalog has none
+        document["paper"] = dict(catalog.paper)
+    return document
 

@@ -2,6 +2,11 @@
 
 Format (TOML)::
 
+    [paper]                                    # optional: the paper, shown in the report's header and title
+    title = "Deep Residual Learning for Image Recognition"
+    authors = "He, Zhang, Ren, Sun"            # optional, as are year, arxiv, url
+    arxiv = "1512.03385"
+
     [[appendix]]                               # optional, any number: title + CSV file (relative to the catalog)
     title = "..."
     file = "..."
@@ -34,7 +39,9 @@ from .records import Alternate, json_safe
 
 REQUIRED = ("id", "title", "statement", "source")
 STRUCTURED = ("alternates", "data")  # claim keys with a shape of their own; every other key is a note
-TOP_LEVEL = ("claims", "appendix")
+TOP_LEVEL = ("paper", "claims", "appendix")
+# [paper]: which paper the catalog is about, shown in the report's header; title required, the rest optional.
+PAPER_KEYS = ("title", "authors", "year", "arxiv", "url")
 ALTERNATE_KEYS = ("source", "text")
 
 
@@ -77,6 +84,7 @@ class Catalog:
     path: Path
     claims: tuple[Claim, ...]
     appendix: tuple[AppendixTable, ...] = ()
+    paper: Mapping[str, str] | None = None  # the [paper] table: title, authors, year, arxiv, url
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -129,6 +137,15 @@ def _claim(entry: Mapping, where: str) -> Claim:
                  source=str(entry["source"]), alternates=_alternates(entry, where), notes=notes, data=dict(data))
 
 
+def parse_paper(table: Any, where: str = "[paper]") -> dict[str, str] | None:
+    """The catalog's ``[paper]`` table (``title`` and any of authors, year, arxiv, url: texts), or None."""
+    if table is None:
+        return None
+    if not isinstance(table, Mapping) or set(table) - set(PAPER_KEYS) or not str(table.get("title", "")).strip():
+        raise CatalogError(f"{where} takes title (required) and any of {', '.join(PAPER_KEYS[1:])}, got {table!r}")
+    return {k: str(table[k]).strip() for k in PAPER_KEYS if k in table}
+
+
 def load_catalog(path: Path) -> Catalog:
     path = Path(path)
     if not path.is_file():
@@ -143,7 +160,8 @@ def load_catalog(path: Path) -> Catalog:
     unknown = sorted(set(data) - set(TOP_LEVEL))
     if unknown:  # e.g. a table named at the top level: it must be an [[appendix]] entry to be shown
         raise CatalogError(f"unknown top-level key(s) {unknown} in claim catalog {path}; it holds only "
-                           f"[[claims]] and [[appendix]] (title + file) entries")
+                           f"[paper], [[claims]] and [[appendix]] (title + file) entries")
+    paper = parse_paper(data.get("paper"), f"[paper] in {path}")
 
     claims: list[Claim] = []
     for i, entry in enumerate(data.get("claims", [])):
@@ -159,4 +177,4 @@ def load_catalog(path: Path) -> Catalog:
         if "title" not in entry or "file" not in entry:
             raise CatalogError(f"[[appendix]] entries in {path} need title and file, got {entry!r}")
         tables.append(read_csv_table(path.parent / entry["file"], str(entry["title"])))
-    return Catalog(path=path, claims=tuple(claims), appendix=tuple(tables))
+    return Catalog(path=path, claims=tuple(claims), appendix=tuple(tables), paper=paper)

@@ -95,10 +95,46 @@ class ClaimCheck:
             raise TypeError(f"measured must be a pytest_claims.Measurement, got {type(measured).__name__}")
         pv = PaperValue.of(paper)
         tol = self._config.tolerance(tolerance)
-        outcome = value_rule(measured.value, measured.low, measured.high, pv.value, pv.std, tol)
+        outcome = value_rule(measured.value, measured.low, measured.high, pv.value, pv.std, tol, pv.decimals)
         verdict, reason = _limit(outcome, cannot_refute, cannot_verify)
         return self._finish("value", verdict, reason, tier, paper=pv, measured=measured,
                             rule=outcome.rule, details=details, plan=plan, references=refs)
+
+    def value_readings(self, readings: Mapping[str, float], paper: Any, tolerance: str, tier: str, method: str = "",
+                       details: Mapping[str, Any] | None = None, cannot_refute: str | None = None,
+                       cannot_verify: str | None = None,
+                       references: Sequence[Mapping[str, Any]] | None = None) -> CheckRecord:
+        """A value check (recorded as kind "value") on a set of discrete readings of one quantity — the number
+        under each reading the paper leaves open (which layers count, which variant) — verified iff some reading
+        lies within paper ± tolerance band, else refuted: no reading reproduces the paper's number. Not an
+        interval: readings 3.50 and 4.09 do not verify 3.8 ± 0.05. The measurement recorded is the reading
+        closest to the paper's value (the one judged; a verification says only that *some* reading fits), with
+        every reading, its distance to the paper and those inside the band in ``measured.extra``. ``method``: how
+        each reading was measured; the rest as for ``value``."""
+        import math
+
+        if not isinstance(readings, Mapping) or not readings:
+            raise TypeError(f"readings must be a non-empty mapping of reading name -> value, got {readings!r}")
+        values = {}
+        for name, v in readings.items():
+            if not isinstance(name, str) or not name.strip() or isinstance(v, bool) or not isinstance(
+                    v, (int, float)) or not math.isfinite(v):
+                raise ValueError(f"each reading is a name and a finite number, got {name!r}: {v!r}")
+            values[name] = float(v)
+        from .rules import value_rule
+
+        pv, tol = PaperValue.of(paper), self._config.tolerance(tolerance)
+        inside = [name for name, v in values.items()  # each reading as its own point measurement, by the same rule
+                  if value_rule(v, None, None, pv.value, pv.std, tol, pv.decimals).verdict == VERIFIED]
+        distance = {name: abs(v - pv.value) for name, v in values.items()}
+        closest = min(values, key=lambda name: distance[name])  # inside the band iff any reading is
+        said = f"{method}; " if method else ""
+        measured = Measurement(values[closest], method=f"{said}the closest to the paper of {len(values)} readings: "
+                                                       f"{closest}",
+                               extra={"readings": values, "closest": closest, "distance": distance,
+                                      "inside": inside})
+        return self.value(measured, paper, tolerance, tier, details=details, cannot_refute=cannot_refute,
+                          cannot_verify=cannot_verify, references=references)
 
     def ordering(self, a, b, tier: str, margin: str | None = None, a_label: str = "A", b_label: str = "B",
                  details: Mapping[str, Any] | None = None, cannot_refute: str | None = None,
@@ -216,12 +252,17 @@ class ClaimCheck:
 
     def ordering_summary(self, a, b, tier: str, margin: str | None = None, a_label: str = "A", b_label: str = "B",
                          details: Mapping[str, Any] | None = None, description: str | None = None,
-                         cannot_refute: str | None = None, cannot_verify: str | None = None) -> CheckRecord:
+                         cannot_refute: str | None = None, cannot_verify: str | None = None,
+                         paper_a: Any = None, paper_b: Any = None, higher_is_better: bool = True) -> CheckRecord:
         """An ordering (recorded as kind "ordering") of two published summaries ``a``, ``b``
         (``pytest_claims.Summary``: mean, and ± over n runs where printed; a bare number is a mean without
         spread) — e.g. a sentence of a paper read against its own table. Judged by Welch's t where both
         sides print a spread, else as printed (``pytest_claims.summary``). ``description``: what the check
-        checks, in one sentence (say how ties are read); ``margin``, limits: as for ``ordering``."""
+        checks, in one sentence (say how ties are read); ``margin``, limits: as for ``ordering``.
+        ``paper_a``, ``paper_b``: the paper cells the sides come from (anything ``PaperValue.of`` takes), recorded
+        with each side (``measured.extra.a.paper``) and shown in the report's Paper column. ``higher_is_better=False``:
+        "A better" means A below B (errors, costs); a side that was not printed says how it was read
+        (``Summary(..., source="computed")``)."""
         from .summary import Summary, summary_ordering_rule
 
         self._ensure_first()
@@ -230,13 +271,18 @@ class ClaimCheck:
                                   margin=margin))
         a, b = Summary.of(a), Summary.of(b)
         margin_value = None if margin is None else self._config.margin(margin)
-        outcome = summary_ordering_rule(a, b, self._config.alpha, margin_value, a_label, b_label)
+        outcome = summary_ordering_rule(a, b, self._config.alpha, margin_value, a_label, b_label,
+                                        higher_is_better=higher_is_better)
         if margin is not None:
             outcome.rule["margin_name"] = margin
         rule = outcome.rule
+        sides = {}
+        for side, label, summary, cell in (("a", a_label, a, paper_a), ("b", b_label, b, paper_b)):
+            sides[side] = {"label": label, summary.source: summary.describe()}  # "printed", or how read
+            if cell is not None:
+                sides[side]["paper"] = PaperValue.of(cell).to_json()
         measured = Measurement(value=rule["diff"], low=rule["low"], high=rule["high"], method=rule["method"],
-                               extra={"a": {"label": a_label, a.source: a.describe()},  # "printed", or how read
-                                      "b": {"label": b_label, b.source: b.describe()}})
+                               extra=sides)
         verdict, reason = _limit(outcome, cannot_refute, cannot_verify)
         return self._finish("ordering", verdict, reason, tier, measured=measured, rule=rule, details=details,
                             plan=plan)

@@ -17,8 +17,8 @@ from .errors import ClaimsError
 
 DEFAULT_ALPHA = 0.05
 DEFAULT_REPORT_DIR = "reports"
-TOLERANCE_PARTS = ("abs", "rel", "sigmas")
-KNOWN_KEYS = ("catalog", "report_dir", "alpha", "tolerances", "margins", "packages", "families", "provide",
+TOLERANCE_PARTS = ("abs", "rel", "sigmas", "digits")
+KNOWN_KEYS = ("catalog", "numbers", "report_dir", "alpha", "tolerances", "margins", "packages", "families", "provide",
               "consistency_families")
 PROVIDE_KEYS = ("fold", "beyond", "advice")
 # A check's family: the first [tool.claims.families] entry one of whose patterns matches its tier (or, for a
@@ -46,6 +46,7 @@ class ClaimsConfig:
     project_dependencies: tuple[str, ...] = ()
     families: Families = ()
     settings: Mapping[str, Any] = field(default_factory=dict)
+    numbers: Path | None = None  # the paper's numbers CSV (pytest_claims.paper), for the paper_numbers fixture
 
     @property
     def where(self) -> str:
@@ -58,10 +59,14 @@ class ClaimsConfig:
         return Tolerance(name, **self.tolerance_parts(name))
 
     def tolerance_parts(self, name: str) -> dict[str, float]:
-        """The named tolerance's abs, rel and sigmas (0 where not set), without judging anything."""
+        """The named tolerance's abs, rel and sigmas (0 where not set), and digits where set, without judging
+        anything."""
         if name not in self.tolerances:
             raise ClaimsConfigError(_unknown("tolerance", name, self.tolerances, f"[tool.claims.tolerances] in {self.where}"))
-        return {part: float(self.tolerances[name].get(part, 0.0)) for part in TOLERANCE_PARTS}
+        parts = {part: float(self.tolerances[name].get(part, 0.0)) for part in TOLERANCE_PARTS}
+        if not parts["digits"]:  # tolerances without it keep their recorded shape
+            del parts["digits"]
+        return parts
 
     def margin(self, name: str) -> float:
         if name not in self.margins:
@@ -175,7 +180,9 @@ def load_config(rootdir: Path, pyproject: Path | None = None) -> ClaimsConfig:
         raise ClaimsConfigError(f"consistency_families in {where} must list names of [tool.claims.families] "
                                 f"({', '.join(dict(families)) or 'none defined'}), got {consistency!r}")
 
-    catalog = table.get("catalog")
+    catalog, numbers = table.get("catalog"), table.get("numbers")
+    if numbers is not None and not (isinstance(numbers, str) and numbers.strip()):
+        raise ClaimsConfigError(f"numbers in {where} must be the path of the paper's numbers CSV, got {numbers!r}")
     return ClaimsConfig(
         pyproject=path,
         catalog=(base / catalog) if catalog else None,
@@ -187,4 +194,5 @@ def load_config(rootdir: Path, pyproject: Path | None = None) -> ClaimsConfig:
         project_dependencies=_dependency_names(data.get("project", {})),
         families=families,
         settings=dict(table),
+        numbers=(base / numbers) if numbers else None,
     )

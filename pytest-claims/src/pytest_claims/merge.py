@@ -77,7 +77,7 @@ def _catalog(shards: Sequence[Shard]) -> Catalog:
                                              tuple(Alternate.from_json(a) for a in alternates_json(c)),
                                              dict(c.get("notes") or {})))
     appendix = tuple(AppendixTable.from_json(t) for t in shards[0].document.get("appendix") or ())
-    return Catalog(Path("merged"), tuple(claims.values()), appendix)
+    return Catalog(Path("merged"), tuple(claims.values()), appendix, paper=shards[0].document.get("paper"))
 
 
 def _environment(shards: Sequence[Shard]) -> dict[str, Any]:

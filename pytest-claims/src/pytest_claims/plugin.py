@@ -6,6 +6,8 @@ the test reports and, at the end, writes ``claims.json`` and renders ``index.htm
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from . import collected
@@ -34,6 +36,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--claims-history", default=None, metavar="PATH",
                     help="the run history (SQLite) this run is appended to and compared with "
                          "(default: history.sqlite in the report folder; 'none': keep no history)")
+    group.addoption("--claims-config", default=None, metavar="PATH",
+                    help="a TOML file whose [tool.claims] table configures this run (default: the pyproject.toml "
+                         "pytest took as its ini file); its relative paths are read from its folder")
     group.addoption("--claims-fail-on", default=None, choices=FAIL_ON,
                     help="exit non-zero when, since the last comparable complete run, a verdict flipped (flip) "
                          "or a verified check is no longer verified (regression)")
@@ -46,6 +51,11 @@ def _is_worker(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     inipath = config.inipath if config.inipath and config.inipath.name == "pyproject.toml" else None
+    chosen = config.getoption("--claims-config", None)
+    if chosen is not None:
+        inipath = Path(config.invocation_params.dir, chosen)
+        if not inipath.is_file():
+            raise pytest.UsageError(f"pytest-claims: --claims-config {chosen}: no such file ({inipath})")
     try:
         config.stash[CONFIG_KEY] = load_config(config.rootpath, inipath)
     except ClaimsConfigError as exc:
@@ -150,6 +160,18 @@ def claim_check(request: pytest.FixtureRequest) -> ClaimCheck:
             f"to the test or pytestmark = pytest.mark.claim(\"<catalog id>\") to its module"
         )
     return ClaimCheck(item, cid, item.config.stash[CONFIG_KEY])
+
+
+@pytest.fixture(scope="session")
+def paper_numbers(pytestconfig: pytest.Config):
+    """The paper's printed numbers (``pytest_claims.paper.Numbers``) from ``[tool.claims] numbers``."""
+    from .paper import load_numbers
+
+    path = pytestconfig.stash[CONFIG_KEY].numbers
+    if path is None:
+        raise LookupError("the paper_numbers fixture reads [tool.claims] numbers = \"path/to/numbers.csv\", "
+                          "which is not set")
+    return load_numbers(path)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

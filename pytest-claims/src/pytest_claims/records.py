@@ -79,10 +79,14 @@ class PaperValue:
     std: float | None
     unit: str
     source: Source
+    # Decimal places as printed (0.27 → 2, 19.4 → 1, 18 → 0), where known: a tolerance's ``digits`` part counts
+    # units of the last printed digit (pytest_claims.paper reads it from the numbers' text). None: not known.
+    decimals: int | None = None
 
     @classmethod
     def of(cls, obj: Any) -> PaperValue:
-        """Accept a PaperValue or anything with attributes value, std, unit, table, row, column."""
+        """Accept a PaperValue or anything with attributes value, std, unit, table, row, column (and optionally
+        ``decimals``, the decimal places printed)."""
         if isinstance(obj, PaperValue):
             return obj
         missing = [a for a in ("value", "std", "unit", "table", "row", "column") if not hasattr(obj, a)]
@@ -96,16 +100,28 @@ class PaperValue:
             std=_opt_float(obj.std, "paper std"),
             unit=str(obj.unit or ""),
             source=Source(str(obj.table), str(obj.row), str(obj.column)),
+            decimals=_decimals(getattr(obj, "decimals", None)),
         )
 
     def to_json(self) -> dict:
-        return {"value": json_safe(self.value), "std": json_safe(self.std), "unit": self.unit,
-                "source": self.source.to_json()}
+        out = {"value": json_safe(self.value), "std": json_safe(self.std), "unit": self.unit,
+               "source": self.source.to_json()}
+        if self.decimals is not None:  # only where known: records of papers without it keep their shape
+            out["decimals"] = self.decimals
+        return out
 
     @classmethod
     def from_json(cls, d: Mapping) -> PaperValue:
         return cls(value=d["value"], std=d.get("std"), unit=d.get("unit", ""),
-                   source=Source.from_json(d["source"]))
+                   source=Source.from_json(d["source"]), decimals=d.get("decimals"))
+
+
+def _decimals(x: Any) -> int | None:
+    if x is None:
+        return None
+    if isinstance(x, bool) or not isinstance(x, int) or x < 0:
+        raise ValueError(f"a paper value's decimals (places printed after the point) is an int >= 0, got {x!r}")
+    return x
 
 
 @dataclass(frozen=True)

@@ -51,15 +51,18 @@ class RuleOutcome:
 
 @dataclass(frozen=True)
 class Tolerance:
-    """Accepted distance from the paper's value: ``abs + rel * |paper| + sigmas * paper_std``."""
+    """Accepted distance from the paper's value: ``abs + rel * |paper| + sigmas * paper_std + digits * unit``,
+    where ``unit`` is one unit of the paper value's last printed digit (10^-decimals: 0.01 for 0.27, 1 for 18);
+    ``digits = 0.5`` accepts what rounds to the printed number."""
 
     name: str
     abs: float = 0.0
     rel: float = 0.0
     sigmas: float = 0.0
+    digits: float = 0.0
 
     def __post_init__(self) -> None:
-        for part in ("abs", "rel", "sigmas"):
+        for part in ("abs", "rel", "sigmas", "digits"):
             v = getattr(self, part)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 raise ValueError(
@@ -68,19 +71,31 @@ class Tolerance:
                 )
             object.__setattr__(self, part, float(v))
 
-    def band(self, paper: float, paper_std: float | None = None) -> float:
-        return self.abs + self.rel * math.fabs(paper) + self.sigmas * (paper_std or 0.0)
+    def band(self, paper: float, paper_std: float | None = None, decimals: int | None = None) -> float:
+        band = self.abs + self.rel * math.fabs(paper) + self.sigmas * (paper_std or 0.0)
+        if self.digits:
+            if decimals is None:
+                raise ValueError(f"tolerance {self.name!r} counts units of the paper's last printed digit (digits = "
+                                 f"{_fmt(self.digits)}), but this paper value does not say how many decimals were "
+                                 f"printed: load it with pytest_claims.paper.load_numbers, or give it ``decimals``")
+            band += self.digits * 10.0 ** -decimals
+        return band
 
     def describe(self) -> str:
-        parts = [f"abs {_fmt(self.abs)}"] if self.abs or not (self.rel or self.sigmas) else []
+        parts = [f"abs {_fmt(self.abs)}"] if self.abs or not (self.rel or self.sigmas or self.digits) else []
         if self.rel:
             parts.append(f"rel {_fmt(self.rel)}·|paper|")
         if self.sigmas:
             parts.append(f"{_fmt(self.sigmas)}·paper std")
+        if self.digits:
+            parts.append(f"{_fmt(self.digits)}·last printed digit")
         return f"tolerance '{self.name}': " + " + ".join(parts)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if not self.digits:  # tolerances without it keep their recorded shape
+            del out["digits"]
+        return out
 
 
 def _fmt(x: float | None) -> str:
@@ -141,9 +156,11 @@ def value_rule(
     paper: float,
     paper_std: float | None,
     tolerance: Tolerance,
+    paper_decimals: int | None = None,
 ) -> RuleOutcome:
     """Verified iff the measured interval [low, high] (the value when there is none) overlaps
-    [paper - band, paper + band] with band = abs + rel·|paper| + sigmas·paper_std; else refuted.
+    [paper - band, paper + band] with band = abs + rel·|paper| + sigmas·paper_std + digits·10^-paper_decimals;
+    else refuted.
     """
     m = _finite(measured, "measured value")
     p = _finite(paper, "paper value")
@@ -158,7 +175,7 @@ def value_rule(
         lo, hi = _finite(low, "measured low"), _finite(high, "measured high")
         if not lo <= m <= hi:
             raise ValueError(f"measured interval [{lo}, {hi}] does not contain the measured value {m}")
-    band = tolerance.band(p, std)
+    band = tolerance.band(p, std, paper_decimals)
     accept_lo, accept_hi = p - band, p + band
     inside = _le(lo, accept_hi) and _le(accept_lo, hi)
 

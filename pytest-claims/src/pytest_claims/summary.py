@@ -14,6 +14,11 @@ consistency check, not a reproduction. No per-example data exists; what decides 
   d < −m refuted, d = −m inconclusive. The reason says the comparison ignored an unknown spread.
 
 Equality is judged to 1e-9 of the printed values (they are decimals: 90.54 − 90.54 is 0, 99.42 − 99.37 is not).
+
+``higher_is_better=False`` (errors, costs, parameter counts): "A better than B" means A below B. The rule then
+judges d = mean(B) − mean(A) by the same tests (the record's ``diff`` is that difference, ``higher_is_better``
+is recorded False), and its reason reads "A below B"; each side's numbers stay as given. A mean that was not
+printed (``Summary(source="computed")``, "interpolated") is never called printed in the method or reason.
 """
 
 from __future__ import annotations
@@ -75,24 +80,33 @@ def _outcome(verdict: str, reason: str, rule: dict):
 
 
 def summary_ordering_rule(a: Summary, b: Summary, alpha: float, margin: float | None = None, a_label: str = "A",
-                          b_label: str = "B"):
+                          b_label: str = "B", higher_is_better: bool = True):
     """The verdict of "A better than B" (``margin`` None) or "A better than or comparable to B" on two printed
     summaries; returns a ``rules.RuleOutcome`` whose ``rule`` holds the difference, its interval (Welch only),
-    the standard error, degrees of freedom and how it was judged."""
+    the standard error, degrees of freedom and how it was judged. ``higher_is_better``: see above."""
     from scipy import stats as sps
 
     from .rules import _check_alpha, _check_margin
 
     a, b = Summary.of(a), Summary.of(b)
+    if not isinstance(higher_is_better, bool):
+        raise TypeError(f"higher_is_better is True or False, got {higher_is_better!r}")
     one_sided = margin is not None
     alpha = _check_alpha(alpha, one_sided_pair=one_sided)
     m = _check_margin(margin) if one_sided else 0.0
-    diff = a.mean - b.mean
-    relation = "better than" if not one_sided else "better than or comparable to"
+    sign = 1.0 if higher_is_better else -1.0
+    diff = sign * (a.mean - b.mean)  # > 0: A better
+    if higher_is_better:
+        relation = "better than" if not one_sided else "better than or comparable to"
+    else:
+        relation = "below" if not one_sided else "below or comparable to"
     rule = {"rule": "printed_summaries_noninferiority" if one_sided else "printed_summaries_two_sided",
             "alpha": alpha, "margin": None if not one_sided else m, "diff": diff, "low": None, "high": None,
             "a": a.to_json(), "b": b.to_json(), "a_label": a_label, "b_label": b_label}
-    said = f"{a.describe()} vs {b.describe()}, difference {diff:+.4g}"
+    if not higher_is_better:  # recorded only where it applies: records of higher-is-better orderings keep their shape
+        rule["higher_is_better"] = False
+    said = f"{a.describe()} vs {b.describe()}, difference {diff:+.4g}" + (
+        "" if higher_is_better else f" ({b_label} − {a_label}: lower is better)")
     variance = ((a.std ** 2 / a.n) + (b.std ** 2 / b.n)) if a.has_spread and b.has_spread else 0.0
     if variance > 0:
         se = math.sqrt(variance)
@@ -118,16 +132,17 @@ def summary_ordering_rule(a: Summary, b: Summary, alpha: float, margin: float | 
         return _outcome(INCONCLUSIVE, f"{said}, {interval} includes {threshold:+.4g}: the printed spread does not "
                                       f"decide whether {a_label} is {relation} {b_label}", rule)
     missing = [label for label, s in ((a_label, a), (b_label, b)) if not s.has_spread]
-    spread = "no ± printed" if len(missing) == 2 else (f"no ± printed for {missing[0]}" if missing
-                                                       else "both printed with ± 0")
     sources = " and ".join(dict.fromkeys((a.source, b.source)))  # an interpolated mean is never called printed
+    said_as = "printed" if sources == "printed" else "given"
+    spread = f"no ± {said_as}" if len(missing) == 2 else (f"no ± {said_as} for {missing[0]}" if missing
+                                                          else f"both {said_as} with ± 0")
     method = ("printed means compared as printed" if sources == "printed" else
               f"{sources} means compared as they stand")
     # as printed there is no sampling error to correct for: refute_p None (a refutation counts as it stands)
     rule.update({"method": f"{method} (no spread to judge with)", "as_printed": True, "refute_p": None})
     threshold = 0.0 - m
     if abs(diff - threshold) <= EQUAL:
-        tie = "equal as printed" if not one_sided else f"exactly at −margin ({threshold:+.4g}) as printed"
+        tie = f"equal as {said_as}" if not one_sided else f"exactly at −margin ({threshold:+.4g}) as {said_as}"
         return _outcome(INCONCLUSIVE, f"{said} ({spread}): {tie}, which shows neither {a_label} {relation} "
                                       f"{b_label} nor the opposite", rule)
     if diff > threshold:

@@ -32,12 +32,14 @@ def describe_tolerance(name: str, parts: Mapping[str, Any] | None) -> str:
     if not parts:
         return f"tolerance '{name}'"
     terms = []
-    if parts.get("abs") or not (parts.get("rel") or parts.get("sigmas")):
+    if parts.get("abs") or not (parts.get("rel") or parts.get("sigmas") or parts.get("digits")):
         terms.append(f"abs {_num(parts.get('abs', 0))}")
     if parts.get("rel"):
         terms.append(f"{_num(parts['rel'])}·|paper|")
     if parts.get("sigmas"):
         terms.append(f"{_num(parts['sigmas'])}·std")
+    if parts.get("digits"):
+        terms.append(f"{_num(parts['digits'])}·last printed digit")
     return f"tolerance '{name}' ({' + '.join(terms)})"
 
 
