@@ -87,7 +87,7 @@ def test_depths_not_in_the_paper_are_refused():
                                             ("a 448x448 input (4x the pixels)", 4.0)])
 def test_likely_counting_mistakes_are_refuted(mistake, factor):
     """The value rule, with this example's tolerance, refuses a count off by a convention the paper rules out."""
-    flops, half_unit = resnet_flops(101).high / 1e9, Tolerance("half_unit_1dp", abs=0.05)
-    honest = value_rule(flops, None, None, 7.6, None, half_unit)
-    wrong = value_rule(factor * flops, None, None, 7.6, None, half_unit)
+    flops, half_unit = resnet_flops(101).high / 1e9, Tolerance("printed", digits=0.5)
+    honest = value_rule(flops, None, None, 7.6, None, half_unit, 1)
+    wrong = value_rule(factor * flops, None, None, 7.6, None, half_unit, 1)
     assert (honest.verdict, wrong.verdict) == ("verified", "refuted"), mistake
