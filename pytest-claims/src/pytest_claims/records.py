@@ -126,7 +126,11 @@ def _decimals(x: Any) -> int | None:
 
 @dataclass(frozen=True)
 class Measurement:
-    """A measured number with its interval (e.g. Wilson 95 %), sample size and how it was measured."""
+    """A measured number with its interval (e.g. Wilson 95 %), sample size and how it was measured.
+
+    ``method`` is free text; the report splits it at "; " and says a part (40 characters or more) that several
+    checks of one table share once, as a numbered note: separate the parts shared across checks with "; " (and
+    avoid "; " inside a part that should stay whole)."""
 
     value: float
     low: float | None = None
