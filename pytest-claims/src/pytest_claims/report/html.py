@@ -106,6 +106,19 @@ def anchor(nodeid: str) -> str:
 NOTE_MIN_CHARS = 40  # a part of a method text this long, shared by several checks of a table, becomes a note
 
 
+def side_papers(checks: list[Mapping[str, Any]]) -> dict[str, list[tuple[str, Mapping[str, Any] | None]]]:
+    """The paper cells of an ordering's two sides (``measured.extra.a.paper``, ``.b.paper``), by node id, for the
+    checks with at least one and no paper value of their own: [(label, cell or None), (label, cell or None)]."""
+    out = {}
+    for c in checks:
+        extra = (c.get("measured") or {}).get("extra") or {}
+        sides = [extra.get(k) for k in ("a", "b")]
+        if c.get("paper") or not all(isinstance(s, Mapping) for s in sides) or not any(s.get("paper") for s in sides):
+            continue
+        out[c["nodeid"]] = [(str(s.get("label", "")), s.get("paper")) for s in sides]
+    return out
+
+
 def method_notes(checks: list[Mapping[str, Any]]) -> tuple[list[str], dict[str, list[str | int]]]:
     """How a table's checks were measured, with what they share said once.
 
@@ -189,6 +202,7 @@ def build_context(document: Mapping[str, Any]) -> dict[str, Any]:
             "decided": decided,
             "shared": shared_kind_tier(decided),
             "method_notes": method_notes(decided),
+            "side_papers": side_papers(decided),
             "figures": check_figures(decided),
             "needs": {v: number_needs(groups[v]) for v in SET_ASIDE},
             # checks waiting on needs, without a paper table of their own: one row each, needs by number
