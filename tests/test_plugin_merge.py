@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-
 ROOT = Path(__file__).resolve().parents[1]
 SHARDS = 3
 # Bytes of the CPU run's index.html (issue 9: at most 300 KB; it was ~940 KB before the report was made compact,

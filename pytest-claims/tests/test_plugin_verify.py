@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy  # noqa: F401 - loaded once here: numpy refuses a second import after a pytester run drops it
 import pytest
 import scipy.stats  # noqa: F401 - likewise for scipy's compiled modules (the rules import it)
+from test_plugin import checks, make_project, report, run
 
 import pytest_claims.draws  # noqa: F401 - likewise
-from test_plugin import checks, make_project, report, run
 
 pytest_plugins = ["pytester"]
 
