@@ -69,8 +69,8 @@ def test_vgg_flops(claim_check, paper_numbers, depth):
 def test_resnet152_below_vgg(claim_check, depth):
     # Each side counted the way least favourable to the claim: VGG's smallest reading, ResNet-152's largest.
     vgg, resnet = min(_vgg_readings(depth).values()), max(resnet_readings(152).values()) / GIGA
-    claim_check.ordering_summary(Summary(resnet), Summary(vgg), tier=TIER, a_label="ResNet-152", b_label=f"VGG-{depth}",
-                                 higher_is_better=False, given="computed",
+    claim_check.ordering_summary(Summary(resnet, source="computed"), Summary(vgg, source="computed"), tier=TIER,
+                                 a_label="ResNet-152", b_label=f"VGG-{depth}", higher_is_better=False,
                                  details={"vgg_smallest_reading_gflops": vgg, "resnet152_largest_reading_gflops": resnet},
                                  description=f"ResNet-152 needs fewer multiply-adds than VGG-{depth} (recomputed, each "
                                              f"under the reading least favourable to the claim)")

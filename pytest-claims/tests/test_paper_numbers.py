@@ -111,9 +111,9 @@ def test_lower_is_better_with_spreads_is_the_higher_is_better_test_on_negated_me
 
 
 def test_computed_numbers_are_not_called_printed():
-    out = summary_ordering_rule(Summary(15.3), Summary(11.3), 0.05, a_label="VGG-16", b_label="ResNet-152",
-                                given="computed")
+    out = summary_ordering_rule(Summary(11.3, source="computed"), Summary(15.3, source="computed"), 0.05,
+                                a_label="ResNet-152", b_label="VGG-16", higher_is_better=False)
     assert out.verdict == "verified" and "printed" not in out.reason + out.rule["method"]
-    assert "no ± computed" in out.reason and out.rule["method"].startswith("computed means compared as computed")
-    with pytest.raises(ValueError, match="given names how"):
-        summary_ordering_rule(Summary(1.0), Summary(0.0), 0.05, given=" ")
+    assert "no ± given" in out.reason and out.rule["method"].startswith("computed means compared as they stand")
+    tie = summary_ordering_rule(Summary(1.0, source="computed"), Summary(1.0, source="computed"), 0.05)
+    assert tie.verdict == "inconclusive" and "equal as given" in tie.reason
