@@ -102,8 +102,8 @@ class ClaimCheck:
 
     def value_readings(self, readings: Mapping[str, float], paper: Any, tolerance: str, tier: str, method: str = "",
                        details: Mapping[str, Any] | None = None, cannot_refute: str | None = None,
-                       cannot_verify: str | None = None,
-                       references: Sequence[Mapping[str, Any]] | None = None) -> CheckRecord:
+                       cannot_verify: str | None = None, references: Sequence[Mapping[str, Any]] | None = None,
+                       plan: Plan | None = None) -> CheckRecord:
         """A value check (recorded as kind "value") on a set of discrete readings of one quantity — the number
         under each reading the paper leaves open (which layers count, which variant) — verified iff some reading
         lies within paper ± tolerance band, else refuted: no reading reproduces the paper's number. Not an
@@ -134,7 +134,7 @@ class ClaimCheck:
                                extra={"readings": values, "closest": closest, "distance": distance,
                                       "inside": inside})
         return self.value(measured, paper, tolerance, tier, details=details, cannot_refute=cannot_refute,
-                          cannot_verify=cannot_verify, references=references)
+                          cannot_verify=cannot_verify, references=references, plan=plan)
 
     def ordering(self, a, b, tier: str, margin: str | None = None, a_label: str = "A", b_label: str = "B",
                  details: Mapping[str, Any] | None = None, cannot_refute: str | None = None,
