@@ -296,7 +296,7 @@ class VtabSplit:
 def task_folder(root: Path | None, task: VtabTask) -> Path:
     """The folder of `task` under the --claims-vtab root, or Missing saying how to make it."""
     if root is None:
-        raise Missing(f"VTAB-1k {task.column}: no VTAB-1k folder given; write the 19 task folders once with "
+        raise Missing(f"VTAB-1k: no task folders given; write the 19 task folders once with "
                       f"`{PREPARE} DIR` (needs tensorflow-datasets and internet) and pass {VTAB_OPTION} DIR",
                       need=NEED)
     folder = Path(root) / task.folder
