@@ -57,7 +57,7 @@ class VtabTask:
     tfds: str                    # tfds builder name and the version task_adaptation pins
     splits: dict[str, str]       # train800 / val200 / test -> tfds split string
     num_classes: int
-    test_size: int               # examples in `test` at that version
+    sizes: dict[str, int]        # examples per split: 800, 200 and the test split's at that version
     source_file: str             # the task_adaptation data class the splits are from
     label: str = "label"         # a feature key, or a rule of LABEL_RULES
     image: str = "rgb"           # an image rule of IMAGE_RULES
@@ -70,8 +70,8 @@ class VtabTask:
         return f"vtab-{self.folder}"
 
     @property
-    def sizes(self) -> dict[str, int]:
-        return {"train800": 800, "val200": 200, "test": self.test_size}
+    def test_size(self) -> int:
+        return self.sizes["test"]
 
     @property
     def source(self) -> str:
@@ -81,7 +81,8 @@ class VtabTask:
 def _task(folder: str, column: str, group: str, vtab: str, tfds: str, val200: str, test: str, num_classes: int,
           test_size: int, source_file: str, **extra: Any) -> VtabTask:
     splits = {"train800": "train[:800]", "val200": val200, "test": test}
-    return VtabTask(folder, column, group, vtab, tfds, splits, num_classes, test_size, source_file, **extra)
+    sizes = {"train800": 800, "val200": 200, "test": test_size}
+    return VtabTask(folder, column, group, vtab, tfds, splits, num_classes, sizes, source_file, **extra)
 
 
 _FIRST_200_OF_VALIDATION = "validation[:200]"
