@@ -7,6 +7,8 @@ import dataclasses
 import json
 import math
 import re
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -29,6 +31,10 @@ from measure.tiers.vtab import VtabTier, prerequisites, vtab_cost, vtab_score
 from measure.train.cost import ASSUMED_MFU, PEAK_FLOPS, vit_forward_flops
 from measure.train.recipe import vtab_recipe
 from measure.train.settings import FinetuneSettings, Runtime
+from pytest_claims import ClaimCheck
+from pytest_claims.check import RECORD_KEY
+from pytest_claims.config import load_config
+from tests.claim_modules import load_claim_module
 from tests.fake_checkpoints import timm_hub_files, write_hf_cache_repo
 
 TABLE9_COLUMNS = [n.column for n in paper.numbers(table="Table 9", row="ViT-L/16 (I21k)") if n.column != "Mean"]
@@ -220,7 +226,7 @@ def test_vtab_score_is_the_mean_over_tasks_of_each_seed_then_over_seeds():
     assert score.seed_std == pytest.approx(0.125 / math.sqrt(2))
     # binomial standard error of a mean of two task means, each over its examples x 2 seeds
     assert score.sampling_se == pytest.approx(math.sqrt((0.625 * 0.375 / 8 + 0.75 * 0.25 / 4) / 4))
-    low, high, how = score.interval()
+    low, _, how = score.interval()
     assert low == pytest.approx(0.6875 - 1.959964 * score.sampling_se, abs=1e-6) and how["low_from"] == "sampling"
     assert score.group_means == {} and score.n == 12  # a group is averaged only when all its tasks are present
 
@@ -300,7 +306,7 @@ def test_without_folders_the_tier_is_not_run_naming_the_folder_the_prepare_comma
     assert vtab.NEED in outcome.needs and GPU_HINT in outcome.needs
     assert "bin/prepare-vtab DIR" in outcome.reason
     lacking = prerequisites(runner, "ViT-L/16", task.key)   # what an unselected tier's checks list besides the tier
-    assert [m.need for m in lacking][0] == vtab.NEED and "a CUDA GPU" in lacking[1].need
+    assert [m.need for m in lacking[:1]] == [vtab.NEED] and "a CUDA GPU" in lacking[1].need
 
 
 def test_the_tier_plans_offline_and_names_itself_from_the_recipe():
@@ -309,3 +315,101 @@ def test_the_tier_plans_offline_and_names_itself_from_the_recipe():
     assert reading.tier == "vtab" and reading.sides[0].resolution == 384 and not reading.unlike
     assert re.search(r"2,500 steps x batch 512 at lr 0.01, 384 px", tier.words())
     assert tier.repeats == "seeds" and tier.scope.datasets == vtab.TASK_KEYS
+
+
+# -- the claim file, through the plugin's real rules: planted accuracies verify, reversed ones refute -------------
+CLAIM = load_claim_module("test_table9_vtab")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Item:
+    """What ClaimCheck needs of a pytest item."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.nodeid = name, f"tests/test_vtab.py::{name}"
+        self.stash, self.user_properties = pytest.Stash(), []
+        self.config = SimpleNamespace(getini=lambda key: False)
+
+    def iter_markers(self, name: str):
+        return iter(())
+
+
+def judged(number, evidence) -> dict:
+    item = Item("test_table9_i21k_task_value")
+    try:
+        CLAIM.test_table9_i21k_task_value(ClaimCheck(item, "table2-i21k", load_config(ROOT)), evidence, number)
+    except (pytest.skip.Exception, pytest.fail.Exception):
+        pass
+    return item.stash[RECORD_KEY]
+
+
+def _planted(accuracy: float, n: int, seed: int) -> np.ndarray:
+    """n predictions, exactly round(accuracy * n) correct, in a seeded order."""
+    correct = np.zeros(n, dtype=bool)
+    correct[:round(accuracy * n)] = True
+    return np.random.default_rng(seed).permutation(correct)
+
+
+class StubEvidence:
+    """The `evidence` fixture's surface for the vtab claim: every task measured with the planted accuracies
+    (`shift` points off Table 9), or `missing` tasks unavailable."""
+
+    def __init__(self, shift: float = 0.0, missing: tuple[str, ...] = (), selected: bool = True) -> None:
+        self.shift, self.missing, self.is_selected = shift, missing, selected
+        self.runner = SimpleNamespace(finetune_settings=FinetuneSettings(seeds=(0, 1, 2)),
+                                      device=torch.device("cuda"), open_dataset=None)
+        self.asked: list[str] = []
+
+    def selected(self, tier):
+        return None if self.is_selected else Unavailable.not_run(f"tier {tier} not selected", [f"select {tier}"])
+
+    def reading(self, tier, models, pipeline="", dataset=""):
+        return VtabTier().plan([TINY], dataset=dataset)
+
+    def measure(self, tier, models, dataset, method=None, pipeline="", reading=None):
+        self.asked.append(dataset)
+        task = vtab.VTAB_TASKS[dataset]
+        if dataset in self.missing:
+            return Unavailable.not_run(f"{task.column} folder missing", [vtab.NEED])
+        paper_value = paper.number(table="Table 9", row="ViT-L/16 (I21k)", column=task.column).value
+        n = 2000
+        seeds = tuple(_planted((paper_value + self.shift + d) / 100, n, s) for s, d in enumerate((-0.1, 0.0, 0.1)))
+        result = TierResult(tier="vtab", label="vtab (planted)", dataset=dataset, checkpoint="planted",
+                            correct=seeds[0], examples={"dataset": dataset, "n": n}, seeds_correct=seeds,
+                            metadata={"checkpoint": {"hub_id": "planted"}, "task": {"column": task.column},
+                                      "seeds": {}, "runs": [{"seed": s} for s in range(3)]})
+        return [result]
+
+
+NUMBERS = {n.column: n for n in CLAIM.I21K}
+
+
+@pytest.mark.parametrize("column", ["DMLab", "Mean"])
+def test_planted_table9_accuracies_verify_and_ten_points_less_refute(column):
+    verified = judged(NUMBERS[column], StubEvidence())
+    assert verified.verdict == "verified", verified.reason
+    refuted = judged(NUMBERS[column], StubEvidence(shift=-10.0))
+    assert refuted.verdict == "refuted", refuted.reason
+    assert refuted.plan.description and refuted.plan.tier.startswith("vtab")
+
+
+def test_the_mean_is_judged_against_table2s_cell_over_all_19_tasks_with_groups_recorded():
+    evidence = StubEvidence()
+    record = judged(NUMBERS["Mean"], evidence)
+    assert evidence.asked == list(vtab.VTAB_TASKS)               # every task measured, once
+    assert (record.paper.value, record.paper.std) == (72.72, 0.21)   # Table 2's cell, not Table 9's rounded 72.7
+    # the planted tasks sit at Table 9's values: their mean is Table 9's 72.7 (to rounding)
+    assert record.measured.value == pytest.approx(np.mean([n.value for c, n in NUMBERS.items() if c != "Mean"]),
+                                                  abs=0.01)
+    groups = record.measured.extra["groups (recorded, not judged: the paper prints none for this row)"]
+    assert set(groups) == {"Natural", "Specialized", "Structured"}
+
+
+def test_a_missing_task_leaves_the_mean_not_run_with_its_need_and_a_task_not_run_names_what_to_provide():
+    record = judged(NUMBERS["Mean"], StubEvidence(missing=("vtab-dtd", "vtab-dmlab")))
+    assert record.verdict == "not_run" and "DTD folder missing" in record.reason and "DMLab" in record.reason
+    assert record.needs == (vtab.NEED,) and record.paper.value == 72.72
+    unselected = judged(NUMBERS["DTD"], StubEvidence(selected=False))
+    assert unselected.verdict == "not_run" and unselected.needs[0] == "select vtab"
+    assert vtab.NEED in unselected.needs                          # no --claims-vtab: the folder and the command too
+    assert unselected.plan.kind == "value" and "DTD" in unselected.plan.description
