@@ -268,7 +268,7 @@ def session(world, *, vtab_root=True, steps: int | None = 2, trained: list | Non
                       device=torch.device("cpu"), batch_size=8, num_workers=0, finetune=settings)
 
 
-def test_vtab_tier_fine_tunes_each_seed_on_1000_examples_scores_the_test_split_then_reads_the_cache(vtab_world):
+def test_vtab_tier_fine_tunes_each_seed_on_train800_and_val200_scores_the_test_split_then_reads_the_cache(vtab_world):
     _, task = vtab_world
     trained: list[int] = []
     result = session(vtab_world, trained=trained).measure("vtab", TINY, task.key)
