@@ -413,3 +413,11 @@ def test_a_missing_task_leaves_the_mean_not_run_with_its_need_and_a_task_not_run
     assert unselected.verdict == "not_run" and unselected.needs[0] == "select vtab"
     assert vtab.NEED in unselected.needs                          # no --claims-vtab: the folder and the command too
     assert unselected.plan.kind == "value" and "DTD" in unselected.plan.description
+
+
+def test_a_shortened_recipe_is_never_judged_against_the_paper():
+    evidence = StubEvidence()
+    evidence.runner.finetune_settings = FinetuneSettings(seeds=(0, 1), steps=2, batch=4)
+    record = judged(NUMBERS["Pets"], evidence)
+    assert record.verdict == "not_run" and "shortened recipe" in record.reason and "at 384 px" in record.reason
+    assert evidence.asked == []                                    # refused before anything is measured
