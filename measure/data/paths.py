@@ -15,3 +15,4 @@ class DataPaths:
     download: bool = False          # may torchvision download the small datasets into data_root
     real_labels: Path | None = None  # ReaL labels JSON; None: the copy shipped with timm
     imagenet_boxes: Path | None = None  # ILSVRC-2012 val box XMLs (--claims-imagenet-boxes); None: <imagenet>/bbox
+    vtab_root: Path | None = None   # the VTAB-1k task folders bin/prepare-vtab wrote (--claims-vtab); None: not given

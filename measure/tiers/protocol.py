@@ -34,6 +34,7 @@ TIER_CLASSES: dict[str, str] = {
     "probe": "measure.tiers.probe:ProbeTier",
     "finetune": "measure.tiers.finetune:FinetuneTier",
     "analysis": "measure.tiers.analysis:AnalysisTier",
+    "vtab": "measure.tiers.vtab:VtabTier",
 }
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from measure.data.vtab import TASK_KEYS as VTAB_TASK_KEYS
+
 
 @dataclass(frozen=True)
 class TierScope:
@@ -47,6 +49,13 @@ ANALYSIS = TierScope(
             "token's attention rollout against the object boxes (128 ImageNet val images)",
     needs_gpu=False)
 
-SCOPES: dict[str, TierScope] = {scope.name: scope for scope in (EVAL, PROBE, FINETUNE, ANALYSIS)}
+# VTAB-1k (Table 9, Table 2's VTAB column): App. B.1.1's protocol on the 19 tasks (measure/tiers/vtab.py). Not a
+# default tier: it trains (about an H100-hour per task and seed for ViT-L/16).
+VTAB = TierScope(
+    "vtab", VTAB_TASK_KEYS,
+    summary="App. B.1.1's VTAB-1k protocol (train800 + val200, Table 4's VTAB row, 384 px) on the 19 tasks of Table 9, "
+            "from the folders bin/prepare-vtab writes")
+
+SCOPES: dict[str, TierScope] = {scope.name: scope for scope in (EVAL, PROBE, FINETUNE, ANALYSIS, VTAB)}
 TIER_NAMES: tuple[str, ...] = tuple(SCOPES)
 DEFAULT_TIERS: tuple[str, ...] = ("eval", "probe", "analysis")  # analysis: cheap (weights, 128 images)
