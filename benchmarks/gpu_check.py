@@ -60,7 +60,7 @@ sys.path.insert(0, str(ROOT))
 import gpu_check_sections as sections
 from bench_finetune import BenchSettings, measure_model, peak_flops
 
-from measure.run.files import atomic_write_json, json_safe
+from measure.run.files import atomic_write_json, plain_data
 
 WORKER = Path(__file__).with_name("gpu_check_worker.py")
 AGREEMENT_KEY = "vit_b16-i21k-ft_in1k-384"
@@ -135,7 +135,7 @@ def tiny_end_to_end(settings: CheckSettings, device: torch.device, work: Path) -
             runs[dev.type] = {name: measure(runner) for name, measure in measurements.items()}
     ours = runs[device.type]
     figures = {name: {"accuracy": result.accuracy, "n": result.n,
-                      "inference": json_safe(result.metadata.get("inference", {}))} for name, result in ours.items()}
+                      "inference": plain_data(result.metadata.get("inference", {}))} for name, result in ours.items()}
     if device.type != "cpu":
         for name, result in ours.items():
             figures[name]["agreement_with_cpu_float32"] = float(np.mean(result.correct == runs["cpu"][name].correct))
@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no CUDA device: the full check needs a GPU; --dry-run runs it on CPU with tiny models")
     settings = DRY_RUN if args.dry_run else CheckSettings()
     report: dict[str, Any] = {"environment": environment(device), "dry_run": args.dry_run,
-                              "settings": json_safe(asdict(settings)), "sections": {}}
+                              "settings": plain_data(asdict(settings)), "sections": {}}
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as folder:
         for name in args.only or SECTIONS:
@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
                 report["sections"][name] = run_section(name, settings, device, Path(folder))
                 print(f"[{time.perf_counter() - start:6.1f} s] {name}: {report['sections'][name]['status']}", flush=True)
             report["seconds"] = round(time.perf_counter() - start, 2)
-            atomic_write_json(args.out, json_safe(report))
+            atomic_write_json(args.out, plain_data(report))
     bad = {name: s["status"] for name, s in report["sections"].items() if s["status"].startswith(("error", "failed"))}
     print(f"written to {args.out} ({report['seconds']} s)" + (f"; problems: {bad}" if bad else "; every section ok"))
     return 1 if bad else 0

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from measure.run.cache import ChunkCache, stable_hash
-from measure.run.files import atomic_torch_save, atomic_write_json, json_safe
+from measure.run.files import atomic_torch_save, atomic_write_json, plain_data
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = {"checkpoint": {"hub_id": "timm/vit_tiny.test", "revision": "abc123"}, "dataset": "cifar10",
@@ -265,8 +265,8 @@ def test_failed_atomic_write_keeps_the_previous_file_and_leaves_no_debris(tmp_pa
     assert json.loads((tmp_path / "deeper" / "m.json").read_text()) == {"a": "x", "b": [1, 2]}
 
 
-def test_json_safe_makes_keys_strings_and_numpy_scalars_numbers():
-    value = json_safe({1: np.float32(0.5), "t": (np.int64(3), None), "p": Path("a/b")})
+def test_plain_data_makes_keys_strings_and_numpy_scalars_numbers():
+    value = plain_data({1: np.float32(0.5), "t": (np.int64(3), None), "p": Path("a/b")})
     assert value == {"1": 0.5, "t": [3, None], "p": "a/b"}
     assert type(value["t"][0]) is int and json.loads(json.dumps(value)) == value
 

@@ -59,13 +59,15 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
         torch.save(obj, f)
 
 
-def json_safe(value: Any) -> Any:
-    """`value` with mappings' keys made strings, tuples made lists, numpy scalars made Python numbers and
-    anything else JSON cannot hold made its `str` — what a record may carry."""
+def plain_data(value: Any) -> Any:
+    """`value` as plain data for a result's metadata and cache keys: mappings' keys made strings, tuples made
+    lists, numpy scalars made Python numbers and anything else JSON cannot hold *described* by its `str` (a
+    path, a dtype, a device). Not the plugin's `pytest_claims.records.json_safe`, which guards what a record
+    may hold and refuses an unknown object rather than describe it."""
     if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
+        return {str(k): plain_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
+        return [plain_data(v) for v in value]
     if isinstance(value, (np.integer, np.floating)):
         return value.item()
     return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)

@@ -57,7 +57,7 @@ class EvalTier(TierBase):
         from measure.data.fingerprint import dataset_fingerprint, examples_identity
         from measure.data.pipelines import by_name
         from measure.run.inference import logits_outputs
-        from measure.tiers.provenance import checkpoint_provenance, json_safe
+        from measure.tiers.provenance import checkpoint_provenance, plain_data
 
         if getattr(spec, "finetuned_on", "") != "imagenet":
             raise ValueError(f"{spec.key} is not an ImageNet fine-tune; the eval tier runs classifiers as published")
@@ -86,7 +86,7 @@ class EvalTier(TierBase):
         provenance = checkpoint_provenance(loaded)
         metadata = {"tier": "eval", "tier_label": "eval", "dataset": dataset, "split": "val", "examples": examples,
                     "recipe": recipe, "checkpoint": provenance, "pipeline": preprocessing,
-                    "checkpoint_data_config": json_safe(loaded.data_config), "inference": json_safe(dict(inference.meta))}
+                    "checkpoint_data_config": plain_data(loaded.data_config), "inference": plain_data(dict(inference.meta))}
         return TierResult(tier="eval", label="eval", dataset=dataset, checkpoint=spec.key,
                           correct=np.asarray(correct, dtype=bool), examples=examples,
                           provenance=provenance["provenance"], recipe=recipe, metadata=metadata,

@@ -121,7 +121,7 @@ class FinetuneTier(TierBase):
 
     def measure(self, runner: Any, spec: Any, dataset: str) -> TierResult:
         from measure.data.fingerprint import dataset_fingerprint, examples_identity
-        from measure.tiers.provenance import checkpoint_provenance, json_safe
+        from measure.tiers.provenance import checkpoint_provenance, plain_data
         from measure.train import protocol as ft_mod
 
         source = FINETUNED_ON.get(dataset, dataset)  # the dataset fine-tuned on (ReaL: ImageNet)
@@ -168,7 +168,7 @@ class FinetuneTier(TierBase):
             examples = examples_identity(dataset, test, opened[(dataset, test)], fingerprint=fingerprints["test"])
         provenance = checkpoint_provenance(loaded)
         evaluation = recipe.evaluation()  # the kept recipe's: resolution, resize kernel, antialiasing
-        metadata = json_safe({
+        metadata = plain_data({
             "tier": "finetune", "tier_label": label, "dataset": dataset, "split": test, "examples": examples,
             "checkpoint": provenance, "preprocessing": loaded.data_config,
             "evaluation": evaluation,

@@ -74,7 +74,7 @@ class ProbeTier(TierBase):
         from measure.models import representations
         from measure.run.cache import source_version
         from measure.run.inference import feature_outputs
-        from measure.tiers.provenance import checkpoint_provenance, json_safe
+        from measure.tiers.provenance import checkpoint_provenance, plain_data
 
         pipeline = BIG_VISION_FEWSHOT
         # uint8 to the device, normalised there (measure.data.pipelines.DeviceStage)
@@ -111,7 +111,7 @@ class ProbeTier(TierBase):
         predictions = solved.arrays["predictions"]
         draws = tuple(row == test["target"] for row in solved.arrays["draw_predictions"]) \
             if "draw_predictions" in solved.arrays else ()
-        details = json_safe(solved.meta.get("details", {}))
+        details = plain_data(solved.meta.get("details", {}))
         label = f"probe ({method}): {read.label}"
         examples = examples_identity(dataset, "test", opened[(dataset, "test")], fingerprint=fingerprints["test"])
         recipe = {"tier": "probe", "features": read.label, "preprocessing": pipeline.name, **method_recipe}
@@ -120,8 +120,8 @@ class ProbeTier(TierBase):
             "tier": "probe", "tier_label": label, "dataset": dataset, "split": "test", "method": method,
             "examples": examples, "representation": read.to_json(), "recipe": recipe, "pipeline": preprocessing,
             "probe_details": details, "probe_from_cache": solved.from_cache,
-            "checkpoint": provenance, "checkpoint_data_config": json_safe(loaded.data_config),
-            "inference": {split: json_safe(dict(inf.meta)) for split, inf in splits.items()},
+            "checkpoint": provenance, "checkpoint_data_config": plain_data(loaded.data_config),
+            "inference": {split: plain_data(dict(inf.meta)) for split, inf in splits.items()},
         }
         return TierResult(tier="probe", label=label, dataset=dataset, checkpoint=spec.key,
                           correct=predictions == test["target"], examples=examples,

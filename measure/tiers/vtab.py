@@ -143,7 +143,7 @@ class VtabTier(TierBase):
     def measure(self, runner: Any, spec: Any, dataset: str) -> TierResult:
         from measure.data import vtab
         from measure.data.fingerprint import dataset_fingerprint, examples_identity
-        from measure.tiers.provenance import checkpoint_provenance, json_safe
+        from measure.tiers.provenance import checkpoint_provenance, plain_data
         from measure.tiers.runner import MissingResources
         from measure.train import protocol as ft_mod
 
@@ -193,7 +193,7 @@ class VtabTier(TierBase):
         examples = examples_identity(task.key, "test", opened["test"], fingerprint=fingerprints["test"])
         provenance = checkpoint_provenance(loaded)
         label = tier_label(recipe)
-        metadata = json_safe({
+        metadata = plain_data({
             "tier": self.name, "tier_label": label, "dataset": task.key, "split": "test", "examples": examples,
             "task": {"column": task.column, "group": task.group, "vtab": task.vtab, "tfds": task.tfds,
                      "splits": task.splits, "num_classes": task.num_classes, "source": task.source},

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from measure.errors import Missing
-from measure.run.files import atomic_torch_save, json_safe
+from measure.run.files import atomic_torch_save, plain_data
 from measure.train.recipe import FinetuneRecipe
 from measure.train.settings import Runtime
 from measure.train.stream import ExampleStream, Mixup, ShardPositions
@@ -147,7 +147,7 @@ class TrainStats:
     grad_norm: dict[int, float]         # global grad norm before clipping at logged steps
 
     def as_dict(self) -> dict[str, Any]:
-        return json_safe(asdict(self))
+        return plain_data(asdict(self))
 
 
 def _first_micro_batch(recipe: FinetuneRecipe, runtime: Runtime, per_rank: int) -> int:
