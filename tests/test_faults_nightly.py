@@ -171,7 +171,7 @@ def test_a_paper_data_file_with_a_bad_byte_names_its_file_and_line(tmp_path):
     path.write_bytes(b"a,b\n1,2\n3,\xff\n")
     with pytest.raises(paper.PaperDataError, match=rf"^{path}:3: byte 0xff is not UTF-8"):
         paper.printed._read_csv(path)
-    path.write_bytes("a,b\n1,é\n".encode("utf-8"))
+    path.write_bytes("a,b\n1,é\n".encode())
     assert paper.printed._read_csv(path) == [{"a": "1", "b": "é"}]
 
 

@@ -76,7 +76,7 @@ def test_the_study_claim_modules_and_fixtures_import_no_heavy_library():
 def test_one_source_hash_for_a_module_and_its_name():
     """The library's one source hash (measure.run.cache.source_version): a module given as itself or by name is
     keyed the same, so the studies' records and the inference caches agree on what "the code changed" means."""
-    import measure.readout as readout
+    from measure import readout
     from measure.run import cache
 
     assert source_version is cache.source_version
