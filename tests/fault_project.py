@@ -187,6 +187,14 @@ def write_project(base: Path) -> Path:
     return base
 
 
+# Run in the child before pytest: SIGINT back to its default, then exec (a default disposition survives exec). A
+# selftest started in the background of a non-interactive shell (`bin/selftest &`) inherits SIGINT ignored, Python
+# then installs no KeyboardInterrupt handler, and a Ctrl-C test would wait out its timeout instead of testing what
+# a user's Ctrl-C does.
+SIGINT_AS_A_TERMINAL_HAS_IT = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                               "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
+
+
 class Run:
     """One `python -m pytest` of the suite in its folder; output collected as it comes."""
 
@@ -199,7 +207,8 @@ class Run:
         environ = {**os.environ, "FAULT_MARKS": str(self.marks), "FAULT_CACHE": str(cache or project / "cache"),
                    "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
                    "PYTHONIOENCODING": "utf-8", **env}
-        self.process = subprocess.Popen([sys.executable, *command, *args], cwd=project, env=environ,
+        self.process = subprocess.Popen([sys.executable, "-c", SIGINT_AS_A_TERMINAL_HAS_IT, *command, *args],
+                                        cwd=project, env=environ,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                         encoding="utf-8", start_new_session=True)
         self._chunks: list[str] = []
