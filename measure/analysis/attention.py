@@ -106,11 +106,25 @@ def attention_distances(model: Any, images: Any, resolution: int) -> tuple[np.nd
     rows, cols, pixels = grid_of(model, resolution)
     distances = torch.as_tensor(patch_distances(rows, cols, pixels), dtype=torch.float32, device=images.device)
     prefix = int(getattr(model, "num_prefix_tokens", 1))
-    per_layer: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def read(weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        distance, mass = patch_attention(weights, prefix, distances)
+        return distance.cpu(), mass.cpu()  # (images, heads) each
+
+    per_layer = each_block_attention(model, images, read)
+    return (torch.stack([d for d, _ in per_layer], dim=1).numpy(),
+            torch.stack([m for _, m in per_layer], dim=1).numpy())
+
+
+def each_block_attention(model: Any, images: Any, read: Callable[[Any], Any]) -> list:
+    """``read(weights)`` of every block's attention weights (images, heads, tokens, tokens; float32), in block
+    order, over one no-grad forward of a timm ViT: the one place the analyses hook a model's attention."""
+    import torch
+
+    per_layer: list = []
 
     def record(attn: Any, inputs: tuple) -> None:
-        distance, mass = patch_attention(attention_weights(attn, inputs[0]).float(), prefix, distances)
-        per_layer.append((distance.cpu(), mass.cpu()))  # (images, heads) each
+        per_layer.append(read(attention_weights(attn, inputs[0]).float()))
 
     handles = [block.attn.register_forward_pre_hook(record) for block in model.blocks]
     try:
@@ -119,8 +133,7 @@ def attention_distances(model: Any, images: Any, resolution: int) -> tuple[np.nd
     finally:
         for handle in handles:
             handle.remove()
-    return (torch.stack([d for d, _ in per_layer], dim=1).numpy(),
-            torch.stack([m for _, m in per_layer], dim=1).numpy())
+    return per_layer
 
 
 def attention_weights(attn: Any, x: Any) -> Any:

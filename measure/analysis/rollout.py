@@ -54,25 +54,13 @@ def class_token_map(rolled: np.ndarray, prefix: int = 1) -> np.ndarray:
 
 def attention_rollout(model: Any, images: Any) -> np.ndarray:
     """(images, patches) class-token rollout maps of a timm ViT on a batch of images (patches in raster order)."""
-    import torch
 
-    from measure.analysis.attention import attention_weights
+    from measure.analysis.attention import each_block_attention
 
     if getattr(model, "cls_token", None) is None:
         raise ValueError("attention rollout reads the class token's row: this model has no class token")
     prefix = int(getattr(model, "num_prefix_tokens", 1))
-    per_layer: list[np.ndarray] = []
-
-    def record(attn: Any, inputs: tuple) -> None:
-        per_layer.append(attention_weights(attn, inputs[0]).float().mean(1).cpu().double().numpy())
-
-    handles = [block.attn.register_forward_pre_hook(record) for block in model.blocks]
-    try:
-        with torch.no_grad():
-            model.forward_features(images)
-    finally:
-        for handle in handles:
-            handle.remove()
+    per_layer = each_block_attention(model, images, lambda weights: weights.mean(1).cpu().double().numpy())
     return class_token_map(rollout(per_layer), prefix)
 
 
