@@ -168,3 +168,28 @@ def test_compute_factor_band_reproduces_the_printed_range():
     low = paper.number(table="Section 4.4", column="compute factor (low)").value
     high = paper.number(table="Section 4.4", column="compute factor (high)").value
     assert band == {"abs": (high - low) / 2}
+
+
+@pytest.mark.parametrize("name,size", [("ViT-B/16", 224), ("R50x1", 64), ("R50+ViT-B/16", 64)])
+def test_reusing_kernel_output_shapes_changes_no_flop_count(name, size):
+    # the memo is entered before the counter, so the counter still sees every op; entered after it, the ops it
+    # re-creates would go uncounted and this fails
+    from measure.models.architectures import build
+
+    model = build(name, img_size=size)
+    fresh, memo = forward_flops(model, img_size=size, memo=False), forward_flops(model, img_size=size, memo=True)
+    assert (memo.total, memo.by_op) == (fresh.total, fresh.by_op)
+
+
+def test_the_shape_memo_reruns_no_kernel_for_shapes_it_has_seen():
+    from measure.studies.meta_shapes import ShapeMemo
+
+    with torch.device("meta"):
+        blocks = nn.Sequential(*[nn.Sequential(nn.Linear(8, 8), nn.GELU()) for _ in range(4)])
+    memo, x = ShapeMemo(), torch.empty(2, 8, device="meta")
+    with memo, torch.no_grad():
+        out = blocks(x)
+    assert out.shape == (2, 8) and out.device.type == "meta"
+    # addmm and gelu run once, then are re-created for the 3 repeated blocks (6 hits); each block's weight
+    # transpose is a view of that block's weight, which is never re-created (4 misses)
+    assert memo.hits == 6 and memo.misses == 2 + 4

@@ -38,19 +38,22 @@ paper does not say its precision); bfloat16 would halve every model's per-image 
 of a training step held in float32.
 
 Speed: a meta forward runs every kernel's shape logic as Python decompositions; outputs of an op already run on
-the same argument shapes (BiT's repeated blocks) are re-created instead (``_shape_key``, same counts).
+the same argument shapes (BiT's repeated blocks) are re-created instead (``measure.studies.meta_shapes``, same
+counts).
 
 Caching: like ``measure.studies.flops``, each (model, size, mode) is counted once and kept in the suite's cache.
 """
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from measure.models.architectures import build
+from measure.studies.meta_shapes import ShapeMemo
 from measure.studies.study_cache import ArchitectureRecords
 
 if TYPE_CHECKING:
@@ -113,90 +116,28 @@ class _Tracker:
         nbytes, depends = self.live.pop(key, (0, False))
         self.current[depends] -= nbytes
 
+    @contextlib.contextmanager
     def mode(self, memo: bool = True):
+        """Track every storage an op returns while the block runs; ``memo``: under a ``ShapeMemo`` (entered first,
+        so this mode sees every op before it)."""
         import torch
         from torch.utils._python_dispatch import TorchDispatchMode
-        from torch.utils._pytree import tree_flatten, tree_leaves, tree_unflatten
+        from torch.utils._pytree import tree_leaves
 
         tracker = self
-        shapes: dict = {}  # see _shape_key: what a meta kernel returned for these argument shapes
 
         class Mode(TorchDispatchMode):
             def __torch_dispatch__(self, func, types, args=(), kwargs=None):
                 kwargs = kwargs or {}
-                leaves = tree_leaves((args, kwargs))
-                depends = any(tracker.depends(a) for a in leaves if isinstance(a, torch.Tensor))
-                key = _shape_key(func, args, kwargs) if memo else None
-                if key is not None and key in shapes:
-                    specs, tree = shapes[key]
-                    out = tree_unflatten([torch.empty_strided(s[0], s[1], dtype=s[2], device="meta")
-                                          if isinstance(s, _Fresh) else s for s in specs], tree)
-                else:
-                    out = func(*args, **kwargs)
-                    if key is not None:
-                        flat, tree = tree_flatten(out)
-                        specs = _fresh_specs(flat, {id(a.untyped_storage()) for a in leaves
-                                                    if isinstance(a, torch.Tensor)})
-                        if specs is not None:
-                            shapes[key] = (specs, tree)
+                depends = any(tracker.depends(a) for a in tree_leaves((args, kwargs)) if isinstance(a, torch.Tensor))
+                out = func(*args, **kwargs)
                 for leaf in tree_leaves(out):
                     if isinstance(leaf, torch.Tensor):
                         tracker.track(leaf, depends)
                 return out
 
-        return Mode()
-
-
-class _Fresh(tuple):
-    """(size, stride, dtype) of an output that owns a storage of exactly its own extent."""
-
-
-def _shape_key(func, args, kwargs):
-    """A key under which a meta kernel's outputs are fully determined by its arguments' metadata, or None.
-
-    Meta kernels compute nothing but shapes, yet run as Python decompositions (most of a count's time: R152x4's
-    36 identical stage-3 blocks repeat the same convolutions). An op whose outputs are fresh tensors (no view, no
-    in-place write: no alias in its schema) on meta tensors returns the same shapes for the same argument shapes,
-    so its outputs are re-created as new empty tensors of the recorded shapes instead of running the kernel again.
-    """
-    import torch
-    from torch.utils._pytree import tree_flatten
-
-    schema = func._schema
-    if schema.is_mutable or any(r.alias_info is not None for r in schema.returns):
-        return None
-    flat, tree = tree_flatten((args, kwargs))
-    parts = []
-    for a in flat:
-        if isinstance(a, torch.Tensor):
-            if a.device.type != "meta":
-                return None
-            parts.append(("T", tuple(a.shape), a.stride(), a.dtype, a.storage_offset()))
-        elif isinstance(a, (int, float, bool, str, type(None), torch.dtype, torch.device, torch.layout,
-                            torch.memory_format)):
-            parts.append(("V", type(a).__name__, a))
-        else:
-            return None
-    return func, str(tree), tuple(parts)
-
-
-def _fresh_specs(flat: list, inputs: set[int]) -> list | None:
-    """The outputs as re-creatable specs, or None when one of them is not a fresh, exactly sized tensor (e.g.
-    ``aten._unsafe_view``, whose schema declares no alias yet returns its input's storage: ``inputs``)."""
-    import torch
-
-    specs, seen = [], set(inputs)
-    for t in flat:
-        if not isinstance(t, torch.Tensor):
-            specs.append(t)
-            continue
-        st = t.untyped_storage()
-        needed = (1 + sum((n - 1) * s for n, s in zip(t.shape, t.stride()))) * t.element_size() if t.numel() else 0
-        if t.device.type != "meta" or t.storage_offset() != 0 or st.nbytes() != needed or id(st) in seen:
-            return None
-        seen.add(id(st))
-        specs.append(_Fresh((tuple(t.shape), t.stride(), t.dtype)))
-    return specs
+        with ShapeMemo() if memo else contextlib.nullcontext(), Mode():
+            yield
 
 
 def peak_inference_bytes(model: nn.Module, shape: tuple[int, ...], memo: bool = True) -> Bytes:
@@ -204,8 +145,8 @@ def peak_inference_bytes(model: nn.Module, shape: tuple[int, ...], memo: bool = 
     batch × 3 × size × size) on the model's device: ``per_batch`` the peak of those that depend on the input (the
     input included), ``fixed`` the peak of those computed from parameters alone. Parameters and buffers are not
     counted. b × per-image + fixed bounds the peak at batch b from above (the two peaks may fall at different ops).
-    ``memo``: re-create the outputs of a meta kernel already run on the same argument shapes (``_shape_key``)
-    instead of running it again; the counts are the same (``tests/test_memory.py``), several times faster."""
+    ``memo``: re-create the outputs of a meta kernel already run on the same argument shapes
+    (``measure.studies.meta_shapes``) instead of running it again; the counts are the same (``tests/test_memory.py``), several times faster."""
     import torch
 
     tracker = _Tracker(model)
