@@ -421,3 +421,30 @@ def test_a_shortened_recipe_is_never_judged_against_the_paper():
     record = judged(NUMBERS["Pets"], evidence)
     assert record.verdict == "not_run" and "shortened recipe" in record.reason and "at 384 px" in record.reason
     assert evidence.asked == []                                    # refused before anything is measured
+
+
+CLAIM1 = load_claim_module("test_claim1_vit_vs_cnn")
+
+
+def judged_table2_vtab_cell(evidence) -> dict:
+    (number,) = [n for n in CLAIM1.TABLE2_I21K if n.dataset == "vtab"]
+    item = Item("test_table2_i21k_value")
+    try:
+        CLAIM1.test_table2_i21k_value(ClaimCheck(item, "table2-i21k", load_config(ROOT)), evidence, number)
+    except (pytest.skip.Exception, pytest.fail.Exception):
+        pass
+    return item.stash[RECORD_KEY]
+
+
+def test_table2s_vtab_cell_is_judged_by_the_vtab_tier_like_table9s_mean():
+    # it used to be "not run: not implemented"; now the 19-task mean, planted at Table 9's values, verifies it …
+    evidence = StubEvidence()
+    record = judged_table2_vtab_cell(evidence)
+    assert record.verdict == "verified", record.reason
+    assert evidence.asked == list(vtab.VTAB_TASKS) and (record.paper.value, record.paper.std) == (72.72, 0.21)
+    assert record.measured.value == pytest.approx(judged(NUMBERS["Mean"], StubEvidence()).measured.value)
+    # … ten points less refutes it, and with the tier unselected it is not run, naming the tier and the folders
+    assert judged_table2_vtab_cell(StubEvidence(shift=-10.0)).verdict == "refuted"
+    unselected = judged_table2_vtab_cell(StubEvidence(selected=False))
+    assert unselected.verdict == "not_run" and "not implemented" not in unselected.reason
+    assert unselected.needs[0] == "select vtab" and vtab.NEED in unselected.needs
