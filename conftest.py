@@ -7,4 +7,4 @@ this file only adds what is specific to this paper's suite.
 from __future__ import annotations
 
 pytest_plugins = ["fixtures.environment", "fixtures.options", "fixtures.measurement", "fixtures.studies",
-                  "fixtures.reproducibility"]
+                  "fixtures.reproducibility", "fixtures.scheduling"]
