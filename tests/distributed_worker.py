@@ -3,7 +3,8 @@
 ``loop OUT [--kill-at STEP]`` — `measure.train.loop.train` of a tiny ViT (dropout 0.1, mixup 0.2, Polyak 0.9) on
 24 coloured 32x32 images, global batch 8 in micro-batches of 4; rank 0 writes what it ended with to OUT/result.pt.
 With --micro M the micro-batch is M; with --oom-rank R, rank R raises a (simulated) CUDA out-of-memory at its
-first micro-batch of more than 2. With --kill-at, rank 1 kills itself (SIGKILL) after that step, once (a marker file remembers), so torchrun's
+first micro-batch of more than 2, as torch says it (``--oom-as torch``) or as cuBLAS does when a handle finds no memory
+(``--oom-as cublas``: a plain RuntimeError). With --kill-at, rank 1 kills itself (SIGKILL) after that step, once (a marker file remembers), so torchrun's
 restart has to resume from the saved training state.
 
 ``fail OUT`` — rank 1 raises inside the launcher's error reporting (`rank_errors`, torchrun's `record`).
@@ -53,7 +54,15 @@ class Colours(Dataset):
         return self.transform(Image.fromarray(self.images[i])), self.targets[i]
 
 
-def loop(out: Path, kill_at: int | None, micro: int = MICRO, oom_rank: int | None = None) -> None:
+OUT_OF_MEMORY = {
+    "torch": lambda: torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)"),
+    "cublas": lambda: RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)` "
+                                   "(simulated)"),
+}
+
+
+def loop(out: Path, kill_at: int | None, micro: int = MICRO, oom_rank: int | None = None,
+         oom_as: str = "torch") -> None:
     from timm.models.vision_transformer import VisionTransformer
 
     from measure.train.loop import polyak_average, train
@@ -89,7 +98,7 @@ def loop(out: Path, kill_at: int | None, micro: int = MICRO, oom_rank: int | Non
         def out_of_memory(module, inputs):
             if inputs[0].shape[0] > 2 and not raised:
                 raised.append(True)
-                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
+                raise OUT_OF_MEMORY[oom_as]()
 
         net.register_forward_pre_hook(out_of_memory)  # after the Polyak copy: only the trained net fails
     runtime = Runtime(device=device, num_workers=0, micro_batch=micro, checkpoint_every=2, progress=False,
@@ -146,9 +155,10 @@ if __name__ == "__main__":
     parser.add_argument("--kill-at", type=int, default=None)
     parser.add_argument("--micro", type=int, default=MICRO)
     parser.add_argument("--oom-rank", type=int, default=None)
+    parser.add_argument("--oom-as", choices=tuple(OUT_OF_MEMORY), default="torch")
     args = parser.parse_args()
     if args.mode == "loop":
-        loop(args.folder, args.kill_at, args.micro, args.oom_rank)
+        loop(args.folder, args.kill_at, args.micro, args.oom_rank, args.oom_as)
     elif args.mode == "fail":
         sys.exit(fail(args.folder))
     else:

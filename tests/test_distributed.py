@@ -133,10 +133,12 @@ def test_micro_batch_size_does_not_change_the_run_with_dropout_on(one_process, t
             torch.testing.assert_close(other["model"][name], tensor, rtol=1e-4, atol=1e-5)
 
 
-def test_an_out_of_memory_on_one_rank_makes_every_rank_halve_the_micro_batch(tmp_path):
+@pytest.mark.parametrize("oom_as", ["torch", "cublas"])
+def test_an_out_of_memory_on_one_rank_makes_every_rank_halve_the_micro_batch(tmp_path, oom_as):
     """Rank 1 of 2 runs out of memory (simulated) at micro-batch 4 in the first step; both ranks learn it before any
-    gradient is exchanged, halve to 2, redo the step and finish — the run of one process at micro-batch 2."""
-    halved = _loop(tmp_path / "oom", 2, worker=("--oom-rank", "1"))
+    gradient is exchanged, halve to 2, redo the step and finish — the run of one process at micro-batch 2. cuBLAS
+    says it with a plain RuntimeError (no handle memory), which is an out-of-memory too."""
+    halved = _loop(tmp_path / "oom", 2, worker=("--oom-rank", "1", "--oom-as", oom_as))
     ranks = [torch.load(tmp_path / "oom" / f"rank{r}.pt") for r in (0, 1)]
     assert ranks == [{"micro_batch": 2, "oom_backoffs": 1}] * 2
     reference = _loop(tmp_path / "micro2", 1, worker=("--micro", "2"))

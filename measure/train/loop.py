@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from measure.errors import Missing
+from measure.run.device import is_out_of_memory
 from measure.run.files import atomic_torch_save, plain_data
 from measure.train.recipe import FinetuneRecipe
 from measure.train.settings import Runtime
@@ -256,7 +257,9 @@ def train(net: nn.Module, dataset: Dataset, recipe: FinetuneRecipe, *, base_lr: 
                     loss = accumulate_gradients(forward, images, targets, batch_size=per_rank, micro_batch=micro,
                                                 autocast=runtime.autocast, mixed=mixed, positions=positions,
                                                 seed=seed)
-                except torch.cuda.OutOfMemoryError:
+                except RuntimeError as exc:  # torch's OutOfMemoryError and cuBLAS / cuDNN allocation failures
+                    if not is_out_of_memory(exc):
+                        raise
                     out_of_memory = True
                 # Every rank learns whether any ran out of memory before any gradient is exchanged: then all halve
                 # together and retry the step; none waits in a collective another rank will never join.
