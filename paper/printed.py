@@ -1,18 +1,19 @@
 """The paper's printed numbers (numbers.csv) and where documents disagree with them (seed_discrepancies.csv,
 inconsistencies.csv): the CSV reader, the checked vocabularies and the look-ups `number` / `numbers`.
 
-Pure standard library. `paper` re-exports everything public here.
+Standard library and the plugin's CSV reader (``pytest_claims.paper.read_rows``). `paper` re-exports everything public
+here.
 """
 
 from __future__ import annotations
 
-import csv
 import difflib
 import functools
-import io
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+from pytest_claims.paper import NumbersError, read_rows
 
 HERE = Path(__file__).resolve().parent
 NUMBERS_CSV = HERE / "numbers.csv"
@@ -86,23 +87,13 @@ def _float(text: str, what: str, where: str) -> float:
 
 
 def _read_csv(path: Path, expected: tuple[str, ...] | None = None) -> list[dict[str, str]]:
+    """The rows of one of paper/'s CSV files (the plugin's reader: errors name the file and line to fix)."""
     if not path.is_file():
         raise PaperDataError(f"{path} is missing; it is part of the paper data (see paper/README.md)")
-    data = path.read_bytes()
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:  # name the line a user must fix, not a byte offset deep in a traceback
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise PaperDataError(f"{path}:{line}: byte {data[exc.start]:#04x} is not UTF-8; save the file as UTF-8 "
-                             f"(the paper data is UTF-8 text)") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    try:
-        if expected is not None and tuple(reader.fieldnames or ()) != expected:
-            raise PaperDataError(f"{path}: header is {reader.fieldnames}, expected {list(expected)}")
-        return list(reader)
-    except csv.Error as exc:
-        # the csv reader's own count: DictReader.line_num is the last row it returned, one line short here
-        raise PaperDataError(f"{path}:{reader.reader.line_num}: not valid CSV: {exc}") from None
+        return read_rows(path, expected)
+    except NumbersError as exc:
+        raise PaperDataError(str(exc)) from None
 
 
 @functools.cache

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_claims import PaperValue
-from pytest_claims.paper import NumbersError, decimals_of, load_numbers
+from pytest_claims.paper import NumbersError, decimals_of, load_numbers, read_rows
 from pytest_claims.records import Source
 from pytest_claims.rules import Tolerance, value_rule
 from pytest_claims.summary import Summary, summary_ordering_rule
@@ -117,3 +117,23 @@ def test_computed_numbers_are_not_called_printed():
     assert "no ± given" in out.reason and out.rule["method"].startswith("computed means compared as they stand")
     tie = summary_ordering_rule(Summary(1.0, source="computed"), Summary(1.0, source="computed"), 0.05)
     assert tie.verdict == "inconclusive" and "equal as given" in tie.reason
+
+
+def test_a_file_that_is_not_utf8_or_not_csv_names_the_line_to_fix(tmp_path):
+    path = tmp_path / "n.csv"
+    path.write_bytes("table,row,column,value\nT,r,c,1\nT,r\xe9,c,2\n".encode("latin-1"))
+    with pytest.raises(NumbersError, match=r"n\.csv:3: byte 0xe9 is not UTF-8"):
+        load_numbers(path)
+    path.write_text('table,row,column,value\nT,r,c,1\nT,"r' + "x" * 200_000 + '",c,2\n', encoding="utf-8")
+    with pytest.raises(NumbersError, match=r"n\.csv:3: not valid CSV: field larger than field limit"):
+        read_rows(path)
+    with pytest.raises(NumbersError, match=r"cannot read .*absent\.csv"):
+        read_rows(tmp_path / "absent.csv")
+
+
+def test_read_rows_checks_the_header_in_order(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b\n1,é\n", encoding="utf-8")
+    assert read_rows(path, ("a", "b")) == [{"a": "1", "b": "é"}] == read_rows(path)
+    with pytest.raises(NumbersError, match=r"header is \['a', 'b'\], expected \['b', 'a'\]"):
+        read_rows(path, ("b", "a"))

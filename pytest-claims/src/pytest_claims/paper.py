@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import csv
 import difflib
-from collections.abc import Iterator, Mapping
+import io
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Numbers", "NumbersError", "PaperNumber", "load_numbers"]
+__all__ = ["Numbers", "NumbersError", "PaperNumber", "load_numbers", "read_rows"]
 
 REQUIRED = ("table", "row", "column", "value")
 OPTIONAL = ("std", "unit")
@@ -93,16 +94,41 @@ class Numbers:
         raise NumbersError(f"{self.path.name} has no cell {wanted}{hint}")
 
 
+def read_rows(path: str | Path, columns: Sequence[str] | None = None) -> list[dict[str, str]]:
+    """The rows of a UTF-8 CSV file with a header line, as dicts; ``columns``: the header it must have, in order.
+
+    Every error names the file and, where there is one, the line a person must fix (``numbers.csv:3: byte 0xff is
+    not UTF-8``), not a byte offset or a bare ``csv.Error``."""
+    path = Path(path)
+    header, rows = _read(path)
+    if columns is not None and tuple(header) != tuple(columns):
+        raise NumbersError(f"{path}: header is {header}, expected {list(columns)}")
+    return rows
+
+
+def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and the rows of a CSV file (``read_rows``' errors)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise NumbersError(f"cannot read {path}: {exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise NumbersError(f"{path}:{line}: byte {data[exc.start]:#04x} is not UTF-8; save the file as UTF-8") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return list(reader.fieldnames or []), list(reader)
+    except csv.Error as exc:
+        # the csv reader's own count: DictReader.line_num is the last row it returned, one line short here
+        raise NumbersError(f"{path}:{reader.reader.line_num}: not valid CSV: {exc}") from None
+
+
 def load_numbers(path: str | Path) -> Numbers:
     """Read a numbers CSV (columns above). Blank std and unit are None and ""."""
     path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            columns = list(reader.fieldnames or [])
-            rows = list(reader)
-    except OSError as exc:
-        raise NumbersError(f"cannot read the paper's numbers {path}: {exc}") from None
+    columns, rows = _read(path)
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
         raise NumbersError(f"{path} lacks the column(s) {missing}; a numbers file has {', '.join(REQUIRED)} "
@@ -119,3 +145,4 @@ def load_numbers(path: str | Path) -> Numbers:
             unit=(row.get("unit") or "").strip(), decimals=decimals_of(text),
             provenance={k: v for k, v in row.items() if k not in (*REQUIRED, *OPTIONAL) and k and v}))
     return Numbers(path, tuple(cells))
+
