@@ -47,6 +47,8 @@ def write_hf_cache_repo(cache_dir: Path, repo_id: str, files: Mapping[str, bytes
         blob.write_bytes(data)
         link = snapshot / name
         link.parent.mkdir(parents=True, exist_ok=True)
+        if link.is_symlink():  # written again (a module fixture set up twice in one session): replace, as the hub does
+            link.unlink()
         link.symlink_to(os.path.relpath(blob, link.parent))
     return commit
 

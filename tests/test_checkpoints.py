@@ -469,3 +469,14 @@ def test_claims_checkpoint_option_is_parsed_against_the_registry(tiny_hf_folder,
                       (f"vit_b16-i21k-hf={tmp_path / 'absent'}", "no such file")):
         with pytest.raises(pytest.UsageError, match=re.escape(says)):
             parse_checkpoint_overrides([bad])
+
+
+def test_a_fake_hub_repo_written_twice_is_the_same_snapshot(tmp_path):
+    # a module-scoped fixture set up twice in one session (xdist's work stealing splits a module) writes the same
+    # repo into the session's hub cache again: it must not fail on its own symlinks
+    files = {"config.json": b'{"a": 1}', "model.safetensors": b"weights"}
+    first = write_hf_cache_repo(tmp_path, "test/twice", files)
+    assert write_hf_cache_repo(tmp_path, "test/twice", files) == first
+    snapshot = tmp_path / "models--test--twice" / "snapshots" / first
+    assert {p.name: p.read_bytes() for p in snapshot.iterdir()} == files
+    assert all(p.is_symlink() for p in snapshot.iterdir())
