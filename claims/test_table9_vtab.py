@@ -6,8 +6,9 @@ by the vtab tier (`measure/tiers/vtab.py`: train800 + val200 per task, Table 4's
 seeds) on the task folders `bin/prepare-vtab` writes once (`--claims-vtab DIR`). Each task cell is a value check of
 the seeds' mean test accuracy against Table 9; the Mean cell is judged against Table 2's VTAB cell, the same number
 printed with its ± (72.72 ± 0.21; Table 9 rounds it to 72.7), as the mean over the 19 tasks of every seed's
-accuracy (``claims/vtab_mean.py``, shared with Table 2's own check of that cell). The paper prints no group means (Fig. 2 plots them, for the JFT models only) and orders nothing on this
-row, so the Natural / Specialized / Structured means are recorded beside the Mean, never judged.
+accuracy (``claims/vtab_mean.py``, shared with Table 2's own check of that cell). The paper prints no group means
+(Fig. 2 plots them, for the JFT models only) and orders nothing on this row, so the Natural / Specialized /
+Structured means are recorded beside the Mean, never judged.
 """
 
 from __future__ import annotations

@@ -66,7 +66,8 @@ def vtab_mean_value(claim_check: Any, evidence: Any, what: str) -> None:
     from measure.tiers.vtab import vtab_score
 
     paper_cell = TABLE2_VTAB
-    plan = plan_for(f"the mean over the 19 VTAB-1k tasks (each seed's mean over the tasks; {what})", paper_cell, evidence.reading("vtab", [MODEL], dataset=next(iter(VTAB_TASKS))))
+    plan = plan_for(f"the mean over the 19 VTAB-1k tasks (each seed's mean over the tasks; {what})", paper_cell,
+                    evidence.reading("vtab", [MODEL], dataset=next(iter(VTAB_TASKS))))
     refs = references(paper_cell)
     paper_recipe_or_end(claim_check, evidence, paper_cell, plan, refs, tuple(VTAB_TASKS))
     results, reasons, needs = [], [], []

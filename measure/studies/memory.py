@@ -146,7 +146,8 @@ def peak_inference_bytes(model: nn.Module, shape: tuple[int, ...], memo: bool = 
     input included), ``fixed`` the peak of those computed from parameters alone. Parameters and buffers are not
     counted. b × per-image + fixed bounds the peak at batch b from above (the two peaks may fall at different ops).
     ``memo``: re-create the outputs of a meta kernel already run on the same argument shapes
-    (``measure.studies.meta_shapes``) instead of running it again; the counts are the same (``tests/test_memory.py``), several times faster."""
+    (``measure.studies.meta_shapes``) instead of running it again; the counts are the same
+    (``tests/test_memory.py``), several times faster."""
     import torch
 
     tracker = _Tracker(model)

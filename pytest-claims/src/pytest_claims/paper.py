@@ -145,4 +145,3 @@ def load_numbers(path: str | Path) -> Numbers:
             unit=(row.get("unit") or "").strip(), decimals=decimals_of(text),
             provenance={k: v for k, v in row.items() if k not in (*REQUIRED, *OPTIONAL) and k and v}))
     return Numbers(path, tuple(cells))
-
